@@ -1,0 +1,52 @@
+/*
+ * auth.h - Cyrus SASL server glue (RFC 4954 over RFC 4422).
+ *
+ * Owns: SASL's global set-up (service "smtp", sasldb or saslauthd, the
+ * mechanism list) and one SASL connection per session.  Not: the SMTP
+ * dialogue, base64 framing or deciding what a login may do.  auth_step may
+ * block (saslauthd, password hashing): callers run it on a worker thread,
+ * never two steps of one connection at once.
+ */
+#ifndef SUBMITD_AUTH_H
+#define SUBMITD_AUTH_H
+
+struct config;
+struct auth_conn;
+
+enum auth_result {
+	AUTH_OK,		/* 235 */
+	AUTH_CONTINUE,		/* 334 with a challenge */
+	AUTH_BADAUTH,		/* 535 5.7.8 */
+	AUTH_BADPROT,		/* 501: malformed client response */
+	AUTH_NOMECH,		/* 504: mechanism not available */
+	AUTH_TEMPFAIL,		/* 454: backend unavailable */
+};
+
+int		 auth_init(const struct config *);
+/* Space-separated mechanisms available after TLS, for EHLO's AUTH line. */
+const char	*auth_mechanisms(void);
+int		 auth_mechanism_ok(const char *mech);
+
+struct auth_conn *auth_conn_new(const char *local, const char *remote,
+		    unsigned int tls_bits);
+void		 auth_conn_free(struct auth_conn *);
+
+/*
+ * One exchange: starts mech when mech is not NULL, else continues it.
+ * in and inlen are the decoded client response (NULL when there is no initial response).
+ * On AUTH_CONTINUE *out and *outlen hold the challenge, owned by the connection
+ * until the next call.  *why gets a reason for the log (never a secret).
+ */
+enum auth_result auth_step(struct auth_conn *, const char *mech,
+		    const char *in, unsigned int inlen,
+		    const char **out, unsigned int *outlen, const char **why);
+/* The authenticated login (user@domain) after AUTH_OK. */
+const char	*auth_username(struct auth_conn *);
+
+/* base64 (RFC 4648) helpers; return -1 on malformed input or no room. */
+int		 auth_decode64(const char *in, unsigned int inlen, char *out,
+		    unsigned int outmax, unsigned int *outlen);
+int		 auth_encode64(const char *in, unsigned int inlen, char *out,
+		    unsigned int outmax, unsigned int *outlen);
+
+#endif

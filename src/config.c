@@ -1,0 +1,467 @@
+/*
+ * config.c - libconfuse schema and validation.
+ *
+ * Every check that can fail on a value runs as a libconfuse validation
+ * callback, so that cfg_error() reports the file and line being parsed;
+ * messages then name the key.  Unknown keys are errors (libconfuse's
+ * default).  The result is copied into a plain struct config so that the
+ * rest of the daemon never touches libconfuse.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <confuse.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "tls.h"
+
+#define DEFAULT_SPOOL_DIR	LOCALSTATEDIR "/spool/submitd"
+#define DEFAULT_CONTROL_SOCKET	RUNSTATEDIR "/submitd/control.sock"
+#define DEFAULT_SASLDB		SYSCONFDIR "/submitd/sasldb2"
+
+/* Mechanisms we allow: each sends or proves a password only inside TLS. */
+static const char *const known_mechs[] = {
+	"PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", NULL
+};
+
+static int
+check_nonempty(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s == NULL || *s == '\0') {
+		cfg_error(cfg, "%s: must not be empty", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_hostname(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0), *p;
+
+	if (check_nonempty(cfg, opt) == -1)
+		return -1;
+	for (p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			break;
+	if (*p != '\0' || strlen(s) > 255) {
+		cfg_error(cfg, "%s: \"%s\" is not a host name", opt->name, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_domains(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		const char *s = cfg_opt_getnstr(opt, i), *p;
+
+		for (p = s; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+				break;
+		if (*s == '\0' || *p != '\0' || strlen(s) > 255) {
+			cfg_error(cfg, "%s: \"%s\" is not a domain", opt->name, s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) <= 0) {
+		cfg_error(cfg, "%s: must be a positive number", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_port(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long p = cfg_opt_getnint(opt, 0);
+
+	if (p < 1 || p > 65535) {
+		cfg_error(cfg, "%s: %ld is not a port number", opt->name, p);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_one_of(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	int i;
+
+	for (i = 0; allowed[i] != NULL; i++)
+		if (strcmp(s, allowed[i]) == 0)
+			return 0;
+	cfg_error(cfg, "%s: \"%s\" is not one of the allowed values", opt->name, s);
+	return -1;
+}
+
+static int
+check_listen_tls(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const v[] = { "starttls", "implicit", NULL };
+
+	return check_one_of(cfg, opt, v);
+}
+
+static int
+check_min_version(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const v[] = { "1.2", "1.3", NULL };
+
+	return check_one_of(cfg, opt, v);
+}
+
+static int
+check_pwcheck(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const v[] = { "auxprop", "saslauthd", NULL };
+
+	return check_one_of(cfg, opt, v);
+}
+
+static int
+check_mechanisms(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int i;
+	int j;
+
+	if (cfg_opt_size(opt) == 0) {
+		cfg_error(cfg, "%s: at least one mechanism is needed", opt->name);
+		return -1;
+	}
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		const char *s = cfg_opt_getnstr(opt, i);
+
+		for (j = 0; known_mechs[j] != NULL; j++)
+			if (strcasecmp(s, known_mechs[j]) == 0)
+				break;
+		if (known_mechs[j] == NULL) {
+			cfg_error(cfg, "%s: unknown or refused mechanism \"%s\"",
+			    opt->name, s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_readable(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (check_nonempty(cfg, opt) == -1)
+		return -1;
+	if (access(s, R_OK) == -1) {
+		cfg_error(cfg, "%s: cannot read %s: %s", opt->name, s,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs when the tls section closes: both files are known by then. */
+static int
+check_tls_section(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sec = cfg_opt_getnsec(opt, 0);
+	char err[256];
+
+	if (sec == NULL)
+		return 0;
+	if (tls_check_files(cfg_getstr(sec, "certificate"),
+	    cfg_getstr(sec, "key"), err, sizeof(err)) == -1) {
+		cfg_error(cfg, "tls: key/certificate: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static cfg_opt_t listen_opts[] = {
+	CFG_STR("address", "0.0.0.0", CFGF_NONE),
+	CFG_INT("port", 587, CFGF_NONE),
+	CFG_STR("tls", "starttls", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t tls_opts[] = {
+	CFG_STR("certificate", NULL, CFGF_NODEFAULT),
+	CFG_STR("key", NULL, CFGF_NODEFAULT),
+	CFG_STR("min_version", "1.2", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t auth_opts[] = {
+	CFG_STR_LIST("mechanisms", "{PLAIN, LOGIN, SCRAM-SHA-256}", CFGF_NONE),
+	CFG_STR("sasldb", DEFAULT_SASLDB, CFGF_NONE),
+	CFG_STR("pwcheck", "auxprop", CFGF_NONE),
+	CFG_STR("saslauthd_path", NULL, CFGF_NODEFAULT),
+	CFG_END()
+};
+
+static cfg_opt_t limits_opts[] = {
+	CFG_INT("message_size", 26214400, CFGF_NONE),
+	CFG_INT("recipients", 100, CFGF_NONE),
+	CFG_INT("errors", 10, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t timeouts_opts[] = {
+	CFG_INT("command", 300, CFGF_NONE),
+	CFG_INT("data", 180, CFGF_NONE),
+	CFG_INT("handshake", 30, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t opts[] = {
+	CFG_STR("hostname", NULL, CFGF_NODEFAULT),
+	CFG_STR("user", "submitd", CFGF_NONE),
+	CFG_STR("spool_dir", DEFAULT_SPOOL_DIR, CFGF_NONE),
+	CFG_STR("control_socket", DEFAULT_CONTROL_SOCKET, CFGF_NONE),
+	CFG_STR_LIST("local_domains", NULL, CFGF_NODEFAULT),
+	CFG_SEC("listen", listen_opts, CFGF_MULTI),
+	CFG_SEC("tls", tls_opts, CFGF_NONE),
+	CFG_SEC("auth", auth_opts, CFGF_NONE),
+	CFG_SEC("limits", limits_opts, CFGF_NONE),
+	CFG_SEC("timeouts", timeouts_opts, CFGF_NONE),
+	CFG_END()
+};
+
+static const struct {
+	const char		*name;
+	cfg_validate_callback_t	 fn;
+} validators[] = {
+	{ "hostname", check_hostname },
+	{ "user", check_nonempty },
+	{ "spool_dir", check_nonempty },
+	{ "control_socket", check_nonempty },
+	{ "local_domains", check_domains },
+	{ "listen|address", check_nonempty },
+	{ "listen|port", check_port },
+	{ "listen|tls", check_listen_tls },
+	{ "tls", check_tls_section },
+	{ "tls|certificate", check_readable },
+	{ "tls|key", check_readable },
+	{ "tls|min_version", check_min_version },
+	{ "auth|mechanisms", check_mechanisms },
+	{ "auth|sasldb", check_nonempty },
+	{ "auth|pwcheck", check_pwcheck },
+	{ "limits|message_size", check_positive },
+	{ "limits|recipients", check_positive },
+	{ "limits|errors", check_positive },
+	{ "timeouts|command", check_positive },
+	{ "timeouts|data", check_positive },
+	{ "timeouts|handshake", check_positive },
+};
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s != NULL ? s : "");
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static void
+lowercase(char *s)
+{
+	for (; *s; s++)
+		*s = tolower((unsigned char)*s);
+}
+
+/* Checks that need the whole file: required keys and sections. */
+static int
+check_required(cfg_t *cfg, const char *path)
+{
+	int bad = 0;
+
+	if (cfg_size(cfg, "hostname") == 0) {
+		fprintf(stderr, "%s: hostname: required key is missing\n", path);
+		bad = 1;
+	}
+	if (cfg_size(cfg, "local_domains") == 0) {
+		fprintf(stderr, "%s: local_domains: at least one domain is required\n",
+		    path);
+		bad = 1;
+	}
+	if (cfg_size(cfg, "tls") == 0 ||
+	    cfg_size(cfg_getsec(cfg, "tls"), "certificate") == 0 ||
+	    cfg_size(cfg_getsec(cfg, "tls"), "key") == 0) {
+		fprintf(stderr, "%s: tls: certificate and key are required\n", path);
+		bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
+static void
+copy_listens(struct config *c, cfg_t *cfg)
+{
+	size_t i, n = cfg_size(cfg, "listen");
+
+	if (n == 0) {
+		c->listens = xcalloc(1, sizeof(*c->listens));
+		c->listens[0].address = xstrdup("0.0.0.0");
+		c->listens[0].port = 587;
+		c->nlistens = 1;
+		return;
+	}
+	c->listens = xcalloc(n, sizeof(*c->listens));
+	for (i = 0; i < n; i++) {
+		cfg_t *l = cfg_getnsec(cfg, "listen", i);
+
+		c->listens[i].address = xstrdup(cfg_getstr(l, "address"));
+		c->listens[i].port = cfg_getint(l, "port");
+		c->listens[i].tls = strcmp(cfg_getstr(l, "tls"), "implicit") == 0 ?
+		    LISTEN_IMPLICIT : LISTEN_STARTTLS;
+	}
+	c->nlistens = n;
+}
+
+static char *
+join_upper(cfg_t *sec, const char *key)
+{
+	size_t i, len = 1;
+	char *s;
+
+	for (i = 0; i < cfg_size(sec, key); i++)
+		len += strlen(cfg_getnstr(sec, key, i)) + 1;
+	s = xcalloc(1, len);
+	for (i = 0; i < cfg_size(sec, key); i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, cfg_getnstr(sec, key, i));
+	}
+	for (i = 0; s[i]; i++)
+		s[i] = toupper((unsigned char)s[i]);
+	return s;
+}
+
+static struct config *
+config_copy(cfg_t *cfg, const char *path)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+	cfg_t *tls = cfg_getsec(cfg, "tls"), *auth = cfg_getsec(cfg, "auth");
+	cfg_t *limits = cfg_getsec(cfg, "limits");
+	cfg_t *timeouts = cfg_getsec(cfg, "timeouts");
+	size_t i;
+
+	c->path = xstrdup(path);
+	c->hostname = xstrdup(cfg_getstr(cfg, "hostname"));
+	lowercase(c->hostname);
+	c->user = xstrdup(cfg_getstr(cfg, "user"));
+	c->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
+	c->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
+	c->nlocal_domains = cfg_size(cfg, "local_domains");
+	c->local_domains = xcalloc(c->nlocal_domains, sizeof(char *));
+	for (i = 0; i < c->nlocal_domains; i++) {
+		c->local_domains[i] = xstrdup(cfg_getnstr(cfg, "local_domains", i));
+		lowercase(c->local_domains[i]);
+	}
+	copy_listens(c, cfg);
+
+	c->tls_certificate = xstrdup(cfg_getstr(tls, "certificate"));
+	c->tls_key = xstrdup(cfg_getstr(tls, "key"));
+	c->tls_min_version = strcmp(cfg_getstr(tls, "min_version"), "1.3") == 0 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION;
+
+	c->auth_mechanisms = join_upper(auth, "mechanisms");
+	c->auth_sasldb = xstrdup(cfg_getstr(auth, "sasldb"));
+	c->auth_pwcheck = xstrdup(cfg_getstr(auth, "pwcheck"));
+	if (cfg_size(auth, "saslauthd_path") > 0)
+		c->auth_saslauthd_path = xstrdup(cfg_getstr(auth, "saslauthd_path"));
+
+	c->message_size = cfg_getint(limits, "message_size");
+	c->recipients = cfg_getint(limits, "recipients");
+	c->errors = cfg_getint(limits, "errors");
+	c->timeout_command = cfg_getint(timeouts, "command");
+	c->timeout_data = cfg_getint(timeouts, "data");
+	c->timeout_handshake = cfg_getint(timeouts, "handshake");
+	return c;
+}
+
+struct config *
+config_load(const char *path)
+{
+	struct config *c = NULL;
+	cfg_t *cfg;
+	size_t i;
+	int rc;
+
+	cfg = cfg_init(opts, CFGF_NONE);
+	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
+		cfg_set_validate_func(cfg, validators[i].name, validators[i].fn);
+	rc = cfg_parse(cfg, path);
+	if (rc == CFG_FILE_ERROR)
+		fprintf(stderr, "%s: cannot read configuration: %s\n", path,
+		    strerror(errno));
+	else if (rc == CFG_SUCCESS && check_required(cfg, path) == 0)
+		c = config_copy(cfg, path);
+	cfg_free(cfg);
+	return c;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nlocal_domains; i++)
+		free(c->local_domains[i]);
+	for (i = 0; i < c->nlistens; i++)
+		free(c->listens[i].address);
+	free(c->local_domains);
+	free(c->listens);
+	free(c->path);
+	free(c->hostname);
+	free(c->user);
+	free(c->spool_dir);
+	free(c->control_socket);
+	free(c->tls_certificate);
+	free(c->tls_key);
+	free(c->auth_mechanisms);
+	free(c->auth_sasldb);
+	free(c->auth_pwcheck);
+	free(c->auth_saslauthd_path);
+	free(c);
+}
+
+int
+config_is_local_domain(const struct config *c, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlocal_domains; i++)
+		if (strcasecmp(c->local_domains[i], domain) == 0)
+			return 1;
+	return 0;
+}

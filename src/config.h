@@ -1,0 +1,63 @@
+/*
+ * config.h - the typed configuration every other module reads.
+ *
+ * Owns: the libconfuse schema, defaults, and validation of what can be
+ * checked before start-up (types, ranges, readable files, a key matching its
+ * certificate).  Errors name the file, the line and the key.  Not: acting
+ * on the values.
+ */
+#ifndef SUBMITD_CONFIG_H
+#define SUBMITD_CONFIG_H
+
+#include <stddef.h>
+
+enum listen_tls {
+	LISTEN_STARTTLS = 0,
+	LISTEN_IMPLICIT,
+};
+
+struct listen_conf {
+	char		*address;
+	int		 port;
+	enum listen_tls	 tls;
+};
+
+struct config {
+	char		*path;
+	char		*hostname;
+	char		*user;
+	char		*spool_dir;
+	char		*control_socket;
+	char	       **local_domains;		/* lowercased */
+	size_t		 nlocal_domains;
+
+	struct listen_conf *listens;
+	size_t		 nlistens;
+
+	char		*tls_certificate;
+	char		*tls_key;
+	int		 tls_min_version;	/* TLS1_2_VERSION or TLS1_3_VERSION */
+
+	char		*auth_mechanisms;	/* space-separated, for SASL's mech_list */
+	char		*auth_sasldb;
+	char		*auth_pwcheck;		/* "auxprop" or "saslauthd" */
+	char		*auth_saslauthd_path;	/* NULL: SASL's default */
+
+	long long	 message_size;
+	int		 recipients;
+	int		 errors;
+
+	int		 timeout_command;
+	int		 timeout_data;
+	int		 timeout_handshake;
+};
+
+/*
+ * Parses and validates path.  Returns NULL after printing one line per
+ * problem to stderr ("FILE:LINE: key: reason").
+ */
+struct config	*config_load(const char *path);
+void		 config_free(struct config *);
+int		 config_is_local_domain(const struct config *, const char *domain);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * listener.c - listening sockets.
+ *
+ * Sockets are made by hand rather than by evconnlistener_new_bind so that
+ * IPv6 listeners can be IPv6-only (an "0.0.0.0" and a "::" section then
+ * coexist on one port) and so that errors name the address.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+
+struct listener {
+	struct evconnlistener	*evl;
+	struct server		*srv;
+	const struct listen_conf *conf;
+};
+
+static struct listener *listeners;
+static size_t nlisteners;
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+
+	session_start(l->srv, fd, sa, salen, l->conf);
+}
+
+static void
+accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: log and carry on; libevent retries. */
+	log_warnx("event=accept error=\"%s\"", evutil_socket_error_to_string(e));
+}
+
+static evutil_socket_t
+bind_one(const struct listen_conf *lc)
+{
+	struct addrinfo hints, *res;
+	char port[8];
+	evutil_socket_t fd;
+	int on = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", lc->port);
+	if ((rc = getaddrinfo(lc->address, port, &hints, &res)) != 0) {
+		log_errx("event=listen address=%s port=%d error=\"%s\"",
+		    lc->address, lc->port, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, 511) == -1)
+		goto fail;
+	freeaddrinfo(res);
+	return fd;
+fail:
+	log_errx("event=listen address=%s port=%d error=\"%s\"", lc->address,
+	    lc->port, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return -1;
+}
+
+int
+listener_open(struct server *srv)
+{
+	size_t i;
+
+	listeners = calloc(srv->conf->nlistens, sizeof(*listeners));
+	if (listeners == NULL)
+		return -1;
+	for (i = 0; i < srv->conf->nlistens; i++) {
+		struct listener *l = &listeners[i];
+		evutil_socket_t fd = bind_one(&srv->conf->listens[i]);
+
+		if (fd == -1)
+			return -1;
+		l->srv = srv;
+		l->conf = &srv->conf->listens[i];
+		l->evl = evconnlistener_new(srv->base, accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+		if (l->evl == NULL) {
+			close(fd);
+			return -1;
+		}
+		evconnlistener_set_error_cb(l->evl, accept_error_cb);
+		nlisteners++;
+		log_info("event=listen address=%s port=%d tls=%s", l->conf->address,
+		    l->conf->port, l->conf->tls == LISTEN_IMPLICIT ? "implicit" :
+		    "starttls");
+	}
+	return 0;
+}
+
+void
+listener_close(void)
+{
+	size_t i;
+
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_free(listeners[i].evl);
+	free(listeners);
+	listeners = NULL;
+	nlisteners = 0;
+}

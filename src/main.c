@@ -1,0 +1,199 @@
+/*
+ * main.c - start-up and shutdown.
+ *
+ * Order matters: read the configuration, bind the ports, load the key and
+ * create the spool and control socket while still root, then drop to the
+ * configured user for good, and only then accept connections.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "auth.h"
+#include "config.h"
+#include "control.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+#include "spool.h"
+#include "tls.h"
+#include "worker.h"
+
+#define DEFAULT_CONFIG	SYSCONFDIR "/submitd/submitd.conf"
+#define IO_WORKERS	2
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: submitd [-dnv] [-f config]\n");
+	exit(1);
+}
+
+/* systemd Type=notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void
+notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';	/* abstract namespace */
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)!sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sun, len);
+	close(fd);
+}
+
+static int
+drop_privileges(const struct config *conf, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+
+	*uid = getuid();
+	*gid = getgid();
+	if (geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(conf->user)) == NULL) {
+		log_errx("event=start error=\"user %s does not exist\"", conf->user);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+static int
+become_user(const struct config *conf, uid_t uid, gid_t gid)
+{
+	if (geteuid() != 0 || uid == 0)
+		return 0;
+	if (setgroups(0, NULL) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
+		log_errx("event=start error=\"cannot become %s: %s\"", conf->user,
+		    strerror(errno));
+		return -1;
+	}
+	/* For good: regaining root must fail. */
+	if (setuid(0) != -1) {
+		log_errx("event=start error=\"privileges could be regained\"");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_info("event=stop signal=%d", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *path = DEFAULT_CONFIG;
+	int debug = 0, check = 0, ch, rc = 1;
+	struct config *conf;
+	struct server srv;
+	struct event *ev_term, *ev_int;
+	uid_t uid;
+	gid_t gid;
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			printf("submitd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if ((conf = config_load(path)) == NULL)
+		return 1;
+	if (check) {
+		printf("%s: configuration OK\n", path);
+		config_free(conf);
+		return 0;
+	}
+	log_init(debug, 0);
+	signal(SIGPIPE, SIG_IGN);
+	umask(027);
+
+	memset(&srv, 0, sizeof(srv));
+	srv.conf = conf;
+	evthread_use_pthreads();
+	if ((srv.base = event_base_new()) == NULL)
+		return 1;
+	if (drop_privileges(conf, &uid, &gid) == -1 ||
+	    (srv.ssl_ctx = tls_server_ctx_new(conf)) == NULL ||
+	    listener_open(&srv) == -1 ||
+	    spool_init(conf->spool_dir, uid, gid) == -1 ||
+	    control_open(&srv, uid, gid) == -1 ||
+	    become_user(conf, uid, gid) == -1 ||
+	    auth_init(conf) == -1)
+		goto out;
+	srv.io_pool = worker_pool_new(srv.base, IO_WORKERS);
+	srv.auth_pool = worker_pool_new(srv.base, 1);
+
+	ev_term = evsignal_new(srv.base, SIGTERM, on_signal, srv.base);
+	ev_int = evsignal_new(srv.base, SIGINT, on_signal, srv.base);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+
+	log_info("event=start version=%s hostname=%s config=%s", PACKAGE_VERSION,
+	    conf->hostname, conf->path);
+	notify_systemd("READY=1");
+	event_base_dispatch(srv.base);
+	notify_systemd("STOPPING=1");
+
+	listener_close();
+	control_close();
+	worker_pool_free(srv.io_pool);
+	worker_pool_free(srv.auth_pool);
+	event_free(ev_term);
+	event_free(ev_int);
+	rc = 0;
+out:
+	if (rc != 0)
+		log_errx("event=start result=fail");
+	SSL_CTX_free(srv.ssl_ctx);
+	event_base_free(srv.base);
+	config_free(conf);
+	return rc;
+}

@@ -1,0 +1,529 @@
+/*
+ * smtp_parse.c - pure parsing of SMTP command lines (RFC 5321 §4.1, RFC 4954
+ * §4).
+ *
+ * Responsible for the syntax of one command line: the verb, its argument, the
+ * paths of MAIL and RCPT with their parameters, and AUTH's arguments.  Not
+ * responsible for session state, policy, I/O or memory: every function reads
+ * only the byte range it is given and writes only the caller's buffers.
+ *
+ * Stricter than the RFC 5321 grammar where a form is only useful for routing
+ * tricks or is read differently by other software: source routes, address
+ * literals, '%' and '!' in addresses, quoted local parts holding '@' or
+ * backslashes, and an all-numeric top-level domain (an IPv4 address without
+ * brackets).  A submission server talks to mail clients, which need none of
+ * them.
+ */
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "smtp_parse.h"
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#define LABEL_MAX	63	/* RFC 1035 §2.3.4 */
+
+enum { ARG_NONE, ARG_MAY, ARG_NEED };
+
+static const struct {
+	const char	*name;
+	enum smtp_verb	 verb;
+	int		 arg;
+	const char	*usage;		/* the reply when arg is wrong */
+} verbs[] = {
+	{ "EHLO", SMTP_VERB_EHLO, ARG_NEED, "501 5.5.4 Syntax: EHLO hostname" },
+	{ "HELO", SMTP_VERB_HELO, ARG_NEED, "501 5.5.4 Syntax: HELO hostname" },
+	{ "STARTTLS", SMTP_VERB_STARTTLS, ARG_NONE, "501 5.5.4 Syntax: STARTTLS" },
+	{ "AUTH", SMTP_VERB_AUTH, ARG_NEED,
+	    "501 5.5.2 Syntax: AUTH mechanism [initial-response]" },
+	{ "MAIL", SMTP_VERB_MAIL, ARG_NEED, "501 5.5.4 Syntax: MAIL FROM:<address>" },
+	{ "RCPT", SMTP_VERB_RCPT, ARG_NEED, "501 5.5.4 Syntax: RCPT TO:<address>" },
+	{ "DATA", SMTP_VERB_DATA, ARG_NONE, "501 5.5.4 Syntax: DATA" },
+	{ "RSET", SMTP_VERB_RSET, ARG_NONE, "501 5.5.4 Syntax: RSET" },
+	{ "NOOP", SMTP_VERB_NOOP, ARG_MAY, NULL },
+	{ "QUIT", SMTP_VERB_QUIT, ARG_NONE, "501 5.5.4 Syntax: QUIT" },
+	{ "VRFY", SMTP_VERB_VRFY, ARG_NEED, "501 5.5.4 Syntax: VRFY address" },
+	{ "EXPN", SMTP_VERB_EXPN, ARG_NEED, "501 5.5.4 Syntax: EXPN mailing-list" },
+	{ "HELP", SMTP_VERB_HELP, ARG_MAY, NULL },
+	{ "BDAT", SMTP_VERB_BDAT, ARG_MAY, NULL },	/* the session refuses it */
+};
+
+/* ASCII only: <ctype.h> depends on the locale and wants unsigned char. */
+static int
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int
+upper(char c)
+{
+	return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
+}
+
+static int
+is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/* strchr() would find the NUL that ends set. */
+static int
+in_set(char c, const char *set)
+{
+	return c != '\0' && strchr(set, c) != NULL;
+}
+
+/* s[0..len) equals word, ignoring ASCII case. */
+static int
+ieq(const char *s, size_t len, const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (word[i] == '\0' || lower(s[i]) != lower(word[i]))
+			return 0;
+	return word[len] == '\0';
+}
+
+static int
+iprefix(const char *s, size_t len, const char *word)
+{
+	size_t n = strlen(word);
+
+	return len >= n && ieq(s, n, word);
+}
+
+/* RFC 5322 §3.2.3 atext, without '%' and '!' (refused before this). */
+static int
+is_atext(char c)
+{
+	return is_alnum(c) || in_set(c, "#$&'*+-/=?^_`{|}~");
+}
+
+/* RFC 5321 §4.1.2 Dot-string = Atom *("." Atom) */
+static int
+dot_string_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || s[0] == '.' || s[len - 1] == '.')
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '.' ? s[i - 1] == '.' : !is_atext(s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * RFC 5321 §4.1.2 Domain = sub-domain *("." sub-domain), sub-domain =
+ * Let-dig [Ldh-str].  A single label is allowed: policy decides about it.
+ */
+static int
+domain_ok(const char *s, size_t len)
+{
+	size_t i, start = 0;
+
+	if (len == 0 || len > SMTP_DOMAIN_MAX)
+		return 0;
+	for (i = 0; i <= len; i++) {
+		if (i < len && s[i] != '.') {
+			if (!is_alnum(s[i]) && s[i] != '-')
+				return 0;
+			continue;
+		}
+		if (i == start || i - start > LABEL_MAX ||
+		    s[start] == '-' || s[i - 1] == '-')
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
+/*
+ * RFC 3696 §2: no top-level domain is all-numeric.  "u@127.0.0.1" would be
+ * an address literal to any resolver that tries inet_aton() first.
+ */
+static int
+domain_numeric(const char *s, size_t len)
+{
+	size_t i = len;
+
+	while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+		i--;
+	return i == 0 || s[i - 1] == '.';
+}
+
+/*
+ * The local part at the start of s, quoted or not; returns its length or 0.
+ * RFC 5321 §4.1.2 allows quoted-pairs and '@' inside quotes; we refuse
+ * both, since other software splits such addresses differently.
+ */
+static size_t
+local_part(const char *s, size_t len)
+{
+	size_t i;
+
+	if (s[0] != '"') {
+		for (i = 0; i < len && s[i] != '@'; i++)
+			;
+		return dot_string_ok(s, i) ? i : 0;
+	}
+	for (i = 1; i < len && s[i] != '"'; i++)
+		if (s[i] < ' ' || s[i] > '~' || s[i] == '\\' || s[i] == '@')
+			return 0;
+	/* Unterminated or empty: "" would be a local part of nothing. */
+	if (i == len || i == 1)
+		return 0;
+	return i + 1;
+}
+
+/*
+ * Mailbox = Local-part "@" Domain (RFC 5321 §4.1.2), copied to out with the
+ * domain lowercased; bad is the reply for plain syntax errors.
+ */
+static int
+address_parse(const char *s, size_t len, char *out, const char *bad,
+    const char **reply)
+{
+	const char *dom;
+	size_t llen, dlen, i;
+
+	out[0] = '\0';
+	*reply = bad;
+	if (len == 0)
+		return -1;
+	/* RFC 5321 §4.1.2, §C: A-d-l is obsolete; "@a,@b:u@d" */
+	if (s[0] == '@' && memchr(s, ':', len) != NULL) {
+		*reply = "553 5.1.3 Source routes are not accepted";
+		return -1;
+	}
+	/* RFC 5321 §4.5.3.1.3: the path, with its <>, is 256 octets at most. */
+	if (len > SMTP_ADDR_MAX) {
+		*reply = "501 5.5.4 Address too long";
+		return -1;
+	}
+	/* RFC 5321 §3.6.1, §2.3.5: '%' and '!' are routing by other means. */
+	if (memchr(s, '%', len) != NULL || memchr(s, '!', len) != NULL) {
+		*reply = "553 5.1.3 '%' and '!' are not accepted in addresses";
+		return -1;
+	}
+	if ((llen = local_part(s, len)) == 0 || llen >= len || s[llen] != '@')
+		return -1;
+	if (llen > SMTP_LOCAL_MAX) {
+		*reply = "501 5.5.4 Local part too long";	/* §4.5.3.1.1 */
+		return -1;
+	}
+	dom = s + llen + 1;
+	dlen = len - llen - 1;
+	if ((dlen > 0 && dom[0] == '[') ||
+	    (domain_ok(dom, dlen) && domain_numeric(dom, dlen))) {
+		*reply = "553 5.1.3 Address literals are not accepted";
+		return -1;
+	}
+	if (!domain_ok(dom, dlen))
+		return -1;
+	memcpy(out, s, llen + 1);
+	for (i = 0; i < dlen; i++)
+		out[llen + 1 + i] = lower(dom[i]);
+	out[len] = '\0';
+	*reply = NULL;
+	return 0;
+}
+
+/*
+ * Finds a Path "<...>" at the start of s: its contents and the length used.
+ * The first '>' ends it, so a '>' inside a quoted local part is refused.
+ */
+static int
+path_split(const char *s, size_t len, const char **in, size_t *inlen,
+    size_t *used)
+{
+	const char *gt;
+
+	if (len < 2 || s[0] != '<' || (gt = memchr(s + 1, '>', len - 1)) == NULL)
+		return -1;
+	*in = s + 1;
+	*inlen = (size_t)(gt - *in);
+	*used = *inlen + 2;
+	return 0;
+}
+
+/* RFC 1870 §3: size-value ::= 1*20DIGIT, which may overflow a long long. */
+static int
+size_parse(const char *s, size_t len, long long *size)
+{
+	long long v = 0;
+	size_t i;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (LLONG_MAX - (s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*size = v;
+	return 0;
+}
+
+/* RFC 3461 §4: xtext; "<>" (RFC 4954 §5) is xtext too. */
+static int
+xtext_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '+') {
+			if (len - i < 3 || !in_set(s[i + 1], "0123456789ABCDEF") ||
+			    !in_set(s[i + 2], "0123456789ABCDEF"))
+				return 0;
+			i += 2;
+		} else if (s[i] < '!' || s[i] > '~' || s[i] == '=')
+			return 0;
+	}
+	return 1;
+}
+
+/* One esmtp-param, keyword["=" value] (RFC 5321 §4.1.2), of MAIL. */
+static int
+mail_param(const char *p, size_t len, struct smtp_mail *m, unsigned *seen,
+    const char **reply)
+{
+	const char *eq, *val;
+	size_t klen, vlen;
+	unsigned bit;
+
+	eq = memchr(p, '=', len);
+	klen = eq != NULL ? (size_t)(eq - p) : len;
+	val = p + klen + (eq != NULL);
+	vlen = len - klen - (eq != NULL);
+	if (ieq(p, klen, "SIZE"))
+		bit = 1;
+	else if (ieq(p, klen, "BODY"))
+		bit = 2;
+	else if (ieq(p, klen, "AUTH"))
+		bit = 4;
+	else {
+		*reply = "555 5.5.4 Unsupported parameter";	/* SMTPUTF8 too */
+		return -1;
+	}
+	if (*seen & bit) {
+		*reply = "501 5.5.4 Duplicate parameter";
+		return -1;
+	}
+	*seen |= bit;
+	if (bit == 1 && (eq == NULL || size_parse(val, vlen, &m->size) == -1)) {
+		*reply = "501 5.5.4 Bad SIZE parameter";
+		return -1;
+	}
+	if (bit == 2) {
+		/* RFC 6152 §2; BINARYMIME needs CHUNKING, which is not offered. */
+		if (eq != NULL && ieq(val, vlen, "8BITMIME"))
+			m->body = SMTP_BODY_8BITMIME;
+		else if (eq == NULL || !ieq(val, vlen, "7BIT")) {
+			*reply = "501 5.5.4 Bad BODY parameter: 7BIT or 8BITMIME expected";
+			return -1;
+		}
+	}
+	/* RFC 4954 §5: AUTH= is accepted and ignored; the session knows the user. */
+	if (bit == 4 && (eq == NULL || !xtext_ok(val, vlen))) {
+		*reply = "501 5.5.4 Bad AUTH parameter";
+		return -1;
+	}
+	return 0;
+}
+
+/* What the session sees after an error: nothing half-parsed. */
+static void
+mail_reset(struct smtp_mail *m)
+{
+	m->addr[0] = '\0';
+	m->size = -1;
+	m->body = SMTP_BODY_7BIT;
+}
+
+int
+smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd,
+    const char **reply)
+{
+	size_t i, vlen, v;
+
+	cmd->verb = SMTP_VERB_UNKNOWN;
+	cmd->arg = NULL;
+	cmd->arglen = 0;
+	/*
+	 * No SMTPUTF8 (RFC 6531), so every byte is ASCII; NUL and other
+	 * controls are refused before anyone can read them differently.
+	 */
+	for (i = 0; i < len; i++) {
+		if ((line[i] < ' ' && line[i] != '\t') || line[i] > '~') {
+			*reply = "500 5.5.2 Syntax error: invalid character in command";
+			return -1;
+		}
+	}
+	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
+		;
+	for (i = vlen; i < len && line[i] == ' '; i++)
+		;
+	while (len > i && line[len - 1] == ' ')
+		len--;
+	if (len > i) {
+		cmd->arg = line + i;
+		cmd->arglen = len - i;
+	}
+	for (v = 0; v < nitems(verbs); v++)
+		if (ieq(line, vlen, verbs[v].name))
+			break;
+	if (v == nitems(verbs))
+		return 0;	/* the session answers "500 5.5.2" */
+	cmd->verb = verbs[v].verb;
+	if ((verbs[v].arg == ARG_NONE && cmd->arglen > 0) ||
+	    (verbs[v].arg == ARG_NEED && cmd->arglen == 0)) {
+		*reply = verbs[v].usage;
+		return -1;
+	}
+	return 0;
+}
+
+int
+smtp_parse_helo(const char *arg, size_t len, const char **reply)
+{
+	size_t i;
+
+	*reply = "501 5.5.4 EHLO/HELO needs a domain or address literal";
+	if (len == 0 || len > SMTP_DOMAIN_MAX)
+		return -1;
+	if (arg[0] != '[')
+		return domain_ok(arg, len) ? 0 : -1;
+	/* RFC 5321 §4.1.3: dcontent is %d33-90 / %d94-126. */
+	if (len < 3 || arg[len - 1] != ']')
+		return -1;
+	for (i = 1; i < len - 1; i++)
+		if (arg[i] < '!' || arg[i] > '~' || in_set(arg[i], "[\\]"))
+			return -1;
+	return 0;
+}
+
+int
+smtp_parse_mail(const char *arg, size_t len, struct smtp_mail *m,
+    const char **reply)
+{
+	const char *syntax = "501 5.5.4 Syntax: MAIL FROM:<address>";
+	const char *in;
+	size_t i, inlen, used;
+	unsigned seen = 0;
+
+	mail_reset(m);
+	*reply = syntax;
+	if (!iprefix(arg, len, "FROM:"))
+		return -1;
+	/* Not in RFC 5321 §4.1.1.2, but common: "MAIL FROM: <a@b>". */
+	for (i = 5; i < len && arg[i] == ' '; i++)
+		;
+	if (path_split(arg + i, len - i, &in, &inlen, &used) == -1)
+		return -1;
+	i += used;
+	if (i < len && arg[i] != ' ')
+		return -1;
+	/* The null reverse-path <> (RFC 5321 §4.5.5) stays "". */
+	if (inlen > 0 && address_parse(in, inlen, m->addr,
+	    "501 5.1.7 Bad sender address syntax", reply) == -1)
+		return -1;
+	while (i < len) {
+		size_t n;
+
+		if (arg[i] == ' ') {
+			i++;
+			continue;
+		}
+		for (n = i; n < len && arg[n] != ' '; n++)
+			;
+		if (mail_param(arg + i, n - i, m, &seen, reply) == -1) {
+			mail_reset(m);
+			return -1;
+		}
+		i = n;
+	}
+	*reply = NULL;
+	return 0;
+}
+
+int
+smtp_parse_rcpt(const char *arg, size_t len, struct smtp_rcpt *r,
+    const char **reply)
+{
+	const char *in;
+	size_t i, inlen, used;
+
+	r->addr[0] = '\0';
+	*reply = "501 5.5.4 Syntax: RCPT TO:<address>";
+	if (!iprefix(arg, len, "TO:"))
+		return -1;
+	for (i = 3; i < len && arg[i] == ' '; i++)
+		;
+	if (path_split(arg + i, len - i, &in, &inlen, &used) == -1)
+		return -1;
+	i += used;
+	if (i < len && arg[i] != ' ')
+		return -1;
+	while (i < len && arg[i] == ' ')
+		i++;
+	if (i < len) {
+		*reply = "555 5.5.4 Unsupported parameter";
+		return -1;
+	}
+	/* RFC 5321 §4.5.1: <postmaster> needs no domain. */
+	if (ieq(in, inlen, "postmaster")) {
+		memcpy(r->addr, "postmaster", sizeof("postmaster"));
+		*reply = NULL;
+		return 0;
+	}
+	return address_parse(in, inlen, r->addr,
+	    "501 5.1.3 Bad recipient address syntax", reply);
+}
+
+int
+smtp_parse_address(const char *s, size_t len, char *out, const char **reply)
+{
+	return address_parse(s, len, out, "501 5.1.3 Bad address syntax", reply);
+}
+
+int
+smtp_parse_auth(const char *arg, size_t len, char *mech, const char **ir,
+    size_t *irlen, const char **reply)
+{
+	size_t i, n;
+
+	mech[0] = '\0';
+	*ir = NULL;
+	*irlen = 0;
+	*reply = "501 5.5.2 Syntax: AUTH mechanism [initial-response]";
+	/* RFC 4422 §3.1: sasl-mech = 1*20mech-char */
+	for (n = 0; n < len && arg[n] != ' '; n++)
+		if (!is_alnum(arg[n]) && arg[n] != '-' && arg[n] != '_')
+			return -1;
+	if (n == 0 || n > SMTP_MECH_MAX)
+		return -1;
+	/* RFC 4954 §4: one space, then base64 or "=" for an empty response. */
+	if (n < len) {
+		if (n + 1 == len)
+			return -1;
+		for (i = n + 1; i < len; i++)
+			if (!is_alnum(arg[i]) && !in_set(arg[i], "+/="))
+				return -1;
+		*ir = arg + n + 1;
+		*irlen = len - n - 1;
+		if (*irlen == 1 && **ir == '=')
+			*irlen = 0;
+	}
+	for (i = 0; i < n; i++)
+		mech[i] = upper(arg[i]);
+	mech[n] = '\0';
+	*reply = NULL;
+	return 0;
+}

@@ -1,0 +1,784 @@
+"""Integration test harness for submitd.
+
+Starts the real daemon on free loopback ports, in a temporary directory of
+its own, with a self-signed certificate and a sasldb made for the test, and
+gives tests what they need to talk to it and to check what it did:
+
+  free_port(), make_tmpdir()      ports and directories (removed at exit
+                                  unless KEEP_TMP=1)
+  make_cert(), make_key(),        TLS material (openssl) and logins
+  make_sasldb()                   (saslpasswd2)
+  Env                             one test setup: tmpdir, cert, sasldb,
+                                  ports, a config written from overrides
+  Daemon                          the process: start, wait for the port,
+                                  stop (SIGTERM), kill9, log; fails on
+                                  sanitizer reports
+  spool_messages()                queue files parsed into envelope + body
+  SMTPClient                      a raw SMTP client over a socket, with
+                                  STARTTLS, for tests that need exact
+                                  control of the bytes (pipelining, ...)
+
+Only the Python standard library is used.  Processes are cleaned up by pid
+(atexit and explicit stop), never by name.
+"""
+
+import atexit
+import base64
+import os
+import pwd
+import re
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import warnings
+
+HOSTNAME = "relay.example.test"
+DOMAIN = "example.test"
+USER = "alice@example.test"
+PASSWORD = "s3cret-Alice"
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+REQUIRED_TOOLS = ("openssl", "saslpasswd2", "swaks", "curl")
+
+
+class MissingTool(Exception):
+    """A tool the tests need is not installed."""
+
+
+def tool(name):
+    """Full path of a command-line tool; raises MissingTool when absent."""
+    path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if path is None:
+        raise MissingTool(name)
+    return path
+
+
+def daemon_binary():
+    """The submitd under test: $SUBMITD, else the build tree's, else the dev build."""
+    if os.environ.get("SUBMITD"):
+        return os.environ["SUBMITD"]
+    builddir = os.environ.get("top_builddir")
+    if builddir:
+        # automake builds sbin_PROGRAMS in the top build directory
+        # (subdir-objects puts only the .o files under src/).
+        for cand in ("submitd", "src/submitd"):
+            path = os.path.join(builddir, cand)
+            if os.path.exists(path):
+                return path
+        return os.path.join(builddir, "submitd")
+    return "/work/main/build-dev/submitd"
+
+
+# ---------------------------------------------------------------- ports, dirs
+
+def free_port(host="127.0.0.1"):
+    """A TCP port that was free a moment ago on host."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def ipv6_available():
+    """True when ::1 can be bound (the daemon may then listen there too)."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        free_port("::1")
+        return True
+    except OSError:
+        return False
+
+
+_tmpdirs = []
+
+
+def make_tmpdir(prefix="submitd-test-"):
+    """A fresh temporary directory, removed at exit unless KEEP_TMP=1."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(path)
+    return path
+
+
+def remove_tmpdir(path):
+    if os.environ.get("KEEP_TMP") == "1":
+        print("KEEP_TMP: leaving", path)
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    if path in _tmpdirs:
+        _tmpdirs.remove(path)
+
+
+@atexit.register
+def _remove_all_tmpdirs():
+    for path in list(_tmpdirs):
+        remove_tmpdir(path)
+
+
+# ------------------------------------------------------------ TLS and logins
+
+def run(argv, input=None, timeout=30):
+    """Runs a tool, returns CompletedProcess with text output; raises on failure."""
+    p = subprocess.run(argv, input=input, capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (argv[0], p.returncode,
+                                                   p.stderr.strip()))
+    return p
+
+
+def make_cert(directory, cn=HOSTNAME, name="cert"):
+    """Self-signed ECDSA P-256 certificate; returns (cert_path, key_path)."""
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + "-key.pem")
+    run([tool("openssl"), "req", "-x509", "-newkey", "ec",
+         "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn,
+         "-days", "2", "-keyout", key, "-out", cert])
+    return cert, key
+
+
+def make_key(directory, name="other-key"):
+    """A second, unrelated P-256 private key (for mismatch tests)."""
+    key = os.path.join(directory, name + ".pem")
+    run([tool("openssl"), "genpkey", "-algorithm", "EC",
+         "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key])
+    return key
+
+
+def make_sasldb(directory, users=None, realm=DOMAIN):
+    """A Cyrus sasldb holding users {local: password} in realm; returns its path."""
+    users = users or {"alice": PASSWORD}
+    db = os.path.join(directory, "sasldb2")
+    for user, password in users.items():
+        run([tool("saslpasswd2"), "-c", "-p", "-f", db, "-u", realm, user],
+            input=password)
+    if not os.path.exists(db):
+        raise RuntimeError("saslpasswd2 did not create " + db)
+    return db
+
+
+def client_context(minimum=None, maximum=None, seclevel0=False):
+    """A TLS client context that does not verify the test's self-signed cert."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if seclevel0:
+        ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+    with warnings.catch_warnings():     # TLSv1/TLSv1_1 are deprecated names
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if minimum is not None:
+            ctx.minimum_version = minimum
+        if maximum is not None:
+            ctx.maximum_version = maximum
+    return ctx
+
+
+# -------------------------------------------------------------------- config
+
+def _conf_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "{" + ", ".join(_conf_value(x) for x in v) + "}"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + s + '"'
+
+
+def render_config(conf):
+    """libconfuse text from a dict: scalars/lists are options, dicts are
+    sections, lists of dicts are repeated sections; None drops a key."""
+    lines = []
+
+    def emit(d, indent):
+        pad = "  " * indent
+        for key, value in d.items():
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                lines.append("%s%s {" % (pad, key))
+                emit(value, indent + 1)
+                lines.append(pad + "}")
+            elif (isinstance(value, list) and value
+                  and all(isinstance(x, dict) for x in value)):
+                for section in value:
+                    lines.append("%s%s {" % (pad, key))
+                    emit(section, indent + 1)
+                    lines.append(pad + "}")
+            else:
+                lines.append("%s%s = %s" % (pad, key, _conf_value(value)))
+
+    emit(conf, 0)
+    return "\n".join(lines) + "\n"
+
+
+class Env:
+    """One test setup: a temporary directory with a certificate, a sasldb,
+    a spool directory and a config file (written by write_config).
+
+    Keyword overrides replace top-level keys; for the sections tls, auth,
+    limits and timeouts a dict is merged into the defaults (a None value
+    removes a key).  implicit=True adds an implicit-TLS listener, ipv6=True
+    a STARTTLS listener on ::1.  extra is raw text appended to the file.
+    """
+
+    def __init__(self, implicit=False, ipv6=False, extra="", **overrides):
+        self.dir = make_tmpdir()
+        self.cert, self.key = make_cert(self.dir)
+        self.sasldb = make_sasldb(self.dir)
+        self.spool = os.path.join(self.dir, "spool")
+        os.mkdir(self.spool)
+        self.port = free_port()
+        self.implicit_port = free_port() if implicit else None
+        self.ipv6_port = free_port("::1") if ipv6 else None
+        self.conf = os.path.join(self.dir, "submitd.conf")
+        self.log_path = os.path.join(self.dir, "submitd.log")
+        self.write_config(extra=extra, **overrides)
+
+    def listeners(self):
+        """[(address, port, tls)] as configured."""
+        out = [("127.0.0.1", self.port, "starttls")]
+        if self.implicit_port:
+            out.append(("127.0.0.1", self.implicit_port, "implicit"))
+        if self.ipv6_port:
+            out.append(("::1", self.ipv6_port, "starttls"))
+        return out
+
+    def config_dict(self, **overrides):
+        conf = {
+            "hostname": HOSTNAME,
+            "user": pwd.getpwuid(os.getuid()).pw_name,
+            "spool_dir": self.spool,
+            "control_socket": os.path.join(self.dir, "control.sock"),
+            "local_domains": [DOMAIN],
+            "listen": [{"address": a, "port": p, "tls": t}
+                       for a, p, t in self.listeners()],
+            "tls": {"certificate": self.cert, "key": self.key,
+                    "min_version": "1.2"},
+            "auth": {"mechanisms": ["PLAIN", "LOGIN", "SCRAM-SHA-256"],
+                     "sasldb": self.sasldb, "pwcheck": "auxprop"},
+            "limits": {"message_size": 10000000, "recipients": 100,
+                       "errors": 10},
+            "timeouts": {"command": 300, "data": 180, "handshake": 30},
+        }
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(conf.get(key), dict):
+                conf[key] = dict(conf[key], **value)
+            else:
+                conf[key] = value
+        return conf
+
+    def write_config(self, path=None, extra="", **overrides):
+        """Writes the config (to self.conf by default) and returns its path."""
+        path = path or self.conf
+        with open(path, "w") as f:
+            f.write(render_config(self.config_dict(**overrides)) + extra)
+        return path
+
+    def remove(self):
+        remove_tmpdir(self.dir)
+
+
+# -------------------------------------------------------------------- daemon
+
+_daemons = {}
+
+
+@atexit.register
+def _kill_all_daemons():
+    for pid in list(_daemons):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class DaemonError(AssertionError):
+    pass
+
+
+class Daemon:
+    """The submitd process under test: `submitd -d -f CONF`, output to a log."""
+
+    def __init__(self, env, binary=None):
+        self.env = env
+        self.binary = binary or daemon_binary()
+        self.proc = None
+        self.killed = False
+        self._log_start = 0
+
+    def start(self, timeout=10):
+        if not os.path.exists(self.binary):
+            raise DaemonError("daemon binary not found: " + self.binary)
+        # Append: a restarted daemon keeps one log; log() shows this run only.
+        self._log_start = (os.path.getsize(self.env.log_path)
+                           if os.path.exists(self.env.log_path) else 0)
+        self.killed = False
+        logf = open(self.env.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "-d", "-f", self.env.conf],
+                                     stdin=subprocess.DEVNULL, stdout=logf,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        logf.close()
+        _daemons[self.proc.pid] = self
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        pending = [(a, p) for a, p, _ in self.env.listeners()]
+        while pending:
+            if self.proc.poll() is not None:
+                self._forget()
+                raise DaemonError("submitd exited with %s during start-up:\n%s"
+                                  % (self.proc.returncode, self.log()))
+            addr, port = pending[0]
+            try:
+                socket.create_connection((addr, port), timeout=1).close()
+                pending.pop(0)
+                continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise DaemonError("submitd did not accept on %s port %d within "
+                                  "%ds:\n%s" % (addr, port, timeout, self.log()))
+            time.sleep(0.05)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _forget(self):
+        if self.proc is not None:
+            _daemons.pop(self.proc.pid, None)
+
+    def log(self):
+        """The log text written by this run (previous runs excluded)."""
+        try:
+            with open(self.env.log_path, "rb") as f:
+                f.seek(self._log_start)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def full_log(self):
+        try:
+            with open(self.env.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=3):
+        """Waits for a log line matching the regex; returns the match or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.log(), re.M)
+            if m or time.monotonic() > deadline:
+                return m
+            time.sleep(0.05)
+
+    def check_sanitizers(self):
+        text = self.full_log()
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                raise DaemonError("sanitizer report (%s) in the daemon log:\n%s"
+                                  % (marker, tail(text, 60)))
+
+    def stop(self, timeout=10):
+        """SIGTERM, wait; fails when it does not exit 0 or a sanitizer spoke."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+                raise DaemonError("submitd did not exit within %ds of SIGTERM:\n%s"
+                                  % (timeout, tail(self.log())))
+        self._forget()
+        self.check_sanitizers()
+        if self.killed:
+            return
+        if self.proc.returncode != 0:
+            raise DaemonError("submitd exited with %s after SIGTERM:\n%s"
+                              % (self.proc.returncode, tail(self.log())))
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.killed = True
+            self.proc.kill()
+            self.proc.wait(10)
+        self._forget()
+
+
+def tail(text, n=30):
+    return "\n".join(text.splitlines()[-n:])
+
+
+# --------------------------------------------------------------------- spool
+
+class QueueFile:
+    """One parsed queue file: .envelope (dict; 'rcpt' is a list), .body (bytes)."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, "rb") as f:
+            data = f.read()
+        head, sep, self.body = data.partition(b"\n\n")
+        if not sep:
+            raise ValueError("%s: no empty line after the header" % path)
+        lines = head.decode("utf-8").split("\n")
+        if lines[0] != "SUBMITD-QUEUE 1":
+            raise ValueError("%s: first line is %r" % (path, lines[0]))
+        self.envelope = {"rcpt": []}
+        for line in lines[1:]:
+            key, sep, value = line.partition(": ")
+            if not sep:
+                raise ValueError("%s: bad header line %r" % (path, line))
+            if key == "rcpt":
+                self.envelope["rcpt"].append(value)
+            elif key in self.envelope:
+                raise ValueError("%s: repeated key %r" % (path, key))
+            else:
+                self.envelope[key] = value
+
+    @property
+    def id(self):
+        return self.envelope.get("id")
+
+    def __repr__(self):
+        return "<QueueFile %s %r>" % (os.path.basename(self.path), self.envelope)
+
+
+def queue_files(spool_dir, sub="queue"):
+    """Names of the regular files in spool_dir/sub (sorted)."""
+    d = os.path.join(spool_dir, sub)
+    try:
+        return sorted(n for n in os.listdir(d)
+                      if os.path.isfile(os.path.join(d, n)))
+    except FileNotFoundError:
+        return []
+
+
+def spool_messages(spool_dir, exclude=()):
+    """Parsed queue files in spool_dir/queue/, skipping names in exclude."""
+    return [QueueFile(os.path.join(spool_dir, "queue", n))
+            for n in queue_files(spool_dir) if n not in exclude]
+
+
+# ------------------------------------------------------------ message helpers
+
+def make_message(token, sender=USER, rcpt="bob@example.org", extra_body=b""):
+    """A message (CRLF line ends) with a unique token and lines that need
+    dot-stuffing; also carries Date and Message-ID so nothing is added."""
+    return (b"From: " + sender.encode() + b"\r\n"
+            b"To: " + rcpt.encode() + b"\r\n"
+            b"Subject: submitd test " + token.encode() + b"\r\n"
+            b"Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n"
+            b"Message-ID: <" + token.encode() + b"@example.test>\r\n"
+            b"\r\n"
+            b"Hello Bob,\r\n"
+            b".a line that starts with a dot\r\n"
+            b"..two dots\r\n"
+            b".\tdot and tab\r\n"
+            + extra_body +
+            b"last line\r\n")
+
+
+def dot_stuff(message):
+    """The DATA stream for message (which ends with CRLF), terminator included."""
+    assert message.endswith(b"\r\n")
+    lines = message.split(b"\r\n")[:-1]
+    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                    for l in lines) + b".\r\n"
+
+
+def queued_id(text):
+    """The queue ID in a '250 2.0.0 queued as ID' reply, or None."""
+    m = re.search(r"250[ -]2\.0\.0 [Qq]ueued as (\S+)", text)
+    return m.group(1) if m else None
+
+
+def b64(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return base64.b64encode(s).decode()
+
+
+def plain_ir(user=USER, password=PASSWORD):
+    return b64("\0%s\0%s" % (user, password))
+
+
+# ---------------------------------------------------------------- raw client
+
+class Reply:
+    """One SMTP reply: .code (int), .lines (texts after the code), .raw (bytes)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        lines = raw.decode("utf-8", "replace").split("\r\n")[:-1]
+        self.code = int(lines[0][:3])
+        self.lines = [l[4:] for l in lines]
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+    @property
+    def enhanced(self):
+        """The enhanced status code of the first line, or None."""
+        m = re.match(r"([245]\.\d{1,3}\.\d{1,3})(?: |$)", self.lines[0])
+        return m.group(1) if m else None
+
+    @property
+    def keywords(self):
+        """EHLO keywords (upper case) of a multiline 250, first line excluded."""
+        return [l.split()[0].upper() for l in self.lines[1:] if l.split()]
+
+    def __str__(self):
+        return self.raw.decode("utf-8", "replace").rstrip()
+
+    __repr__ = __str__
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+def take_reply(buf):
+    """Splits one complete reply off buf: (Reply, rest), or (None, buf)."""
+    pos = 0
+    while True:
+        end = buf.find(b"\r\n", pos)
+        if end < 0:
+            return None, buf
+        line = buf[pos:end]
+        if not re.match(rb"[2-5]\d\d([ -]|$)", line):
+            raise ValueError("malformed reply line %r in %r" % (line, buf))
+        pos = end + 2
+        if len(line) == 3 or line[3:4] == b" ":
+            return Reply(buf[:pos]), buf[pos:]
+
+
+class SMTPClient:
+    """A raw SMTP client: exact bytes out, whole replies in.
+
+    reply() reads one (possibly multiline) reply; cmd() sends a line and
+    reads its reply; starttls() upgrades the socket in place.
+    """
+
+    def __init__(self, host, port, timeout=5, implicit_tls=False, context=None):
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        if implicit_tls:
+            self.sock = (context or client_context()).wrap_socket(self.sock)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise TimeoutError("no complete reply within %ss; have %r"
+                               % (timeout, self.buf))
+        except (ConnectionResetError, ssl.SSLError) as e:
+            raise ConnectionClosed("connection closed (%s); have %r" % (e, self.buf))
+        if not chunk:
+            raise ConnectionClosed("connection closed; have %r" % self.buf)
+        self.buf += chunk
+
+    def reply(self, timeout=None):
+        """Reads one full reply (all continuation lines)."""
+        timeout = timeout or self.timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            r, self.buf = take_reply(self.buf)
+            if r is not None:
+                return r
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no complete reply within %ss; have %r"
+                                   % (timeout, self.buf))
+            self._fill(left)
+
+    def cmd(self, line, timeout=None):
+        self.send(line + "\r\n" if isinstance(line, str) else line + b"\r\n")
+        return self.reply(timeout)
+
+    def pending(self, wait=0.3):
+        """Bytes that arrive within wait seconds without being asked for."""
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                self._fill(left)
+            except (TimeoutError, ConnectionClosed):
+                break
+        data, self.buf = self.buf, b""
+        return data
+
+    def closed_by_peer(self, timeout=3):
+        """True when the server closes the connection within timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self._fill(deadline - time.monotonic())
+            except ConnectionClosed:
+                return True
+            except TimeoutError:
+                return False
+        return False
+
+    def starttls(self, context=None, server_hostname=None):
+        """Upgrades the socket (after the 220 to STARTTLS has been read)."""
+        if self.buf:
+            raise AssertionError("bytes after the STARTTLS reply before TLS: %r"
+                                 % self.buf)
+        self.sock.settimeout(self.timeout)
+        self.sock = (context or client_context()).wrap_socket(
+            self.sock, server_hostname=server_hostname)
+
+    @property
+    def tls_version(self):
+        return self.sock.version() if isinstance(self.sock, ssl.SSLSocket) else None
+
+    # Conveniences for the common opening moves -------------------------
+
+    def ehlo(self, name="client.example.test"):
+        return self.cmd("EHLO " + name)
+
+    def open_tls(self, name="client.example.test", context=None):
+        """Banner, EHLO, STARTTLS, handshake, EHLO; returns the last EHLO reply."""
+        banner = self.reply()
+        assert banner.code == 220, banner
+        r = self.ehlo(name)
+        assert r.code == 250, r
+        r = self.cmd("STARTTLS")
+        assert r.code == 220, r
+        self.starttls(context)
+        r = self.ehlo(name)
+        assert r.code == 250, r
+        return r
+
+    def login(self, user=USER, password=PASSWORD):
+        """AUTH PLAIN with an initial response; returns the reply."""
+        return self.cmd("AUTH PLAIN " + plain_ir(user, password))
+
+
+def connect_authenticated(port, host="127.0.0.1", **kw):
+    """An SMTPClient after STARTTLS and a successful AUTH PLAIN."""
+    c = SMTPClient(host, port, **kw)
+    try:
+        c.open_tls()
+        r = c.login()
+        if r.code != 235:
+            raise AssertionError("AUTH PLAIN refused: %s" % r)
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
+def wait_until(predicate, timeout=3, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def read_available(fd, timeout):
+    """Reads whatever fd offers within timeout (b'' on EOF or nothing)."""
+    r, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, 65536) if r else None
+
+
+class PipeSMTP:
+    """The raw-client reply reader over a child process's stdin/stdout, for
+    talking SMTP through a tool such as `openssl s_client -quiet`."""
+
+    def __init__(self, argv, timeout=10):
+        self.timeout = timeout
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def reply(self, timeout=None):
+        timeout = timeout or self.timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            r, self.buf = take_reply(self.buf)
+            if r is not None:
+                return r
+            left = deadline - time.monotonic()
+            chunk = read_available(self.proc.stdout.fileno(), max(left, 0))
+            if chunk is None and left <= 0:
+                raise TimeoutError("no complete reply within %ss; have %r"
+                                   % (timeout, self.buf))
+            if chunk == b"":
+                raise ConnectionClosed("%s closed its output; have %r; stderr: %s"
+                                       % (self.proc.args[0], self.buf,
+                                          self.stderr()))
+            if chunk:
+                self.buf += chunk
+
+    def cmd(self, line, timeout=None):
+        self.send(line + "\r\n")
+        return self.reply(timeout)
+
+    def stderr(self):
+        if self.proc.poll() is None:
+            return "(still running)"
+        return self.proc.stderr.read().decode("utf-8", "replace")
+
+    def finish(self, timeout=10):
+        """Closes stdin and waits; kills the child (by pid) if it lingers."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
