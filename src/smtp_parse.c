@@ -22,6 +22,7 @@
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #define LABEL_MAX	63	/* RFC 1035 §2.3.4 */
+#define HEX		"0123456789ABCDEF"	/* RFC 3461 §4 hexchar */
 
 enum { ARG_NONE, ARG_MAY, ARG_NEED };
 
@@ -31,21 +32,28 @@ static const struct {
 	int		 arg;
 	const char	*usage;		/* the reply when arg is wrong */
 } verbs[] = {
-	{ "EHLO", SMTP_VERB_EHLO, ARG_NEED, "501 5.5.4 Syntax: EHLO hostname" },
-	{ "HELO", SMTP_VERB_HELO, ARG_NEED, "501 5.5.4 Syntax: HELO hostname" },
-	{ "STARTTLS", SMTP_VERB_STARTTLS, ARG_NONE, "501 5.5.4 Syntax: STARTTLS" },
+	{ "EHLO", SMTP_VERB_EHLO, ARG_NEED,
+	    "501 5.5.4 Syntax: EHLO hostname" },
+	{ "HELO", SMTP_VERB_HELO, ARG_NEED,
+	    "501 5.5.4 Syntax: HELO hostname" },
+	{ "STARTTLS", SMTP_VERB_STARTTLS, ARG_NONE,
+	    "501 5.5.4 Syntax: STARTTLS" },
 	{ "AUTH", SMTP_VERB_AUTH, ARG_NEED,
 	    "501 5.5.2 Syntax: AUTH mechanism [initial-response]" },
-	{ "MAIL", SMTP_VERB_MAIL, ARG_NEED, "501 5.5.4 Syntax: MAIL FROM:<address>" },
-	{ "RCPT", SMTP_VERB_RCPT, ARG_NEED, "501 5.5.4 Syntax: RCPT TO:<address>" },
+	{ "MAIL", SMTP_VERB_MAIL, ARG_NEED,
+	    "501 5.5.4 Syntax: MAIL FROM:<address>" },
+	{ "RCPT", SMTP_VERB_RCPT, ARG_NEED,
+	    "501 5.5.4 Syntax: RCPT TO:<address>" },
 	{ "DATA", SMTP_VERB_DATA, ARG_NONE, "501 5.5.4 Syntax: DATA" },
 	{ "RSET", SMTP_VERB_RSET, ARG_NONE, "501 5.5.4 Syntax: RSET" },
 	{ "NOOP", SMTP_VERB_NOOP, ARG_MAY, NULL },
 	{ "QUIT", SMTP_VERB_QUIT, ARG_NONE, "501 5.5.4 Syntax: QUIT" },
-	{ "VRFY", SMTP_VERB_VRFY, ARG_NEED, "501 5.5.4 Syntax: VRFY address" },
-	{ "EXPN", SMTP_VERB_EXPN, ARG_NEED, "501 5.5.4 Syntax: EXPN mailing-list" },
+	{ "VRFY", SMTP_VERB_VRFY, ARG_NEED,
+	    "501 5.5.4 Syntax: VRFY address" },
+	{ "EXPN", SMTP_VERB_EXPN, ARG_NEED,
+	    "501 5.5.4 Syntax: EXPN mailing-list" },
 	{ "HELP", SMTP_VERB_HELP, ARG_MAY, NULL },
-	{ "BDAT", SMTP_VERB_BDAT, ARG_MAY, NULL },	/* the session refuses it */
+	{ "BDAT", SMTP_VERB_BDAT, ARG_MAY, NULL },	/* session refuses */
 };
 
 /* ASCII only: <ctype.h> depends on the locale and wants unsigned char. */
@@ -53,12 +61,6 @@ static int
 lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-static int
-upper(char c)
-{
-	return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
 }
 
 static int
@@ -85,14 +87,6 @@ ieq(const char *s, size_t len, const char *word)
 		if (word[i] == '\0' || lower(s[i]) != lower(word[i]))
 			return 0;
 	return word[len] == '\0';
-}
-
-static int
-iprefix(const char *s, size_t len, const char *word)
-{
-	size_t n = strlen(word);
-
-	return len >= n && ieq(s, n, word);
 }
 
 /* RFC 5322 §3.2.3 atext, without '%' and '!' (refused before this). */
@@ -195,17 +189,17 @@ address_parse(const char *s, size_t len, char *out, const char *bad,
 	*reply = bad;
 	if (len == 0)
 		return -1;
-	/* RFC 5321 §4.1.2, §C: A-d-l is obsolete; "@a,@b:u@d" */
+	/* RFC 5321 §3.6.1, appendix C: source routes, "@a,@b:u@d", are dead. */
 	if (s[0] == '@' && memchr(s, ':', len) != NULL) {
 		*reply = "553 5.1.3 Source routes are not accepted";
 		return -1;
 	}
-	/* RFC 5321 §4.5.3.1.3: the path, with its <>, is 256 octets at most. */
+	/* RFC 5321 §4.5.3.1.3: a path, with its <>, is 256 octets at most. */
 	if (len > SMTP_ADDR_MAX) {
 		*reply = "501 5.5.4 Address too long";
 		return -1;
 	}
-	/* RFC 5321 §3.6.1, §2.3.5: '%' and '!' are routing by other means. */
+	/* RFC 1123 §5.2.16: '%' and '!' in a local part are routes too. */
 	if (memchr(s, '%', len) != NULL || memchr(s, '!', len) != NULL) {
 		*reply = "553 5.1.3 '%' and '!' are not accepted in addresses";
 		return -1;
@@ -213,7 +207,7 @@ address_parse(const char *s, size_t len, char *out, const char *bad,
 	if ((llen = local_part(s, len)) == 0 || llen >= len || s[llen] != '@')
 		return -1;
 	if (llen > SMTP_LOCAL_MAX) {
-		*reply = "501 5.5.4 Local part too long";	/* §4.5.3.1.1 */
+		*reply = "501 5.5.4 Local part too long"; /* §4.5.3.1.1 */
 		return -1;
 	}
 	dom = s + llen + 1;
@@ -234,21 +228,29 @@ address_parse(const char *s, size_t len, char *out, const char *bad,
 }
 
 /*
- * Finds a Path "<...>" at the start of s: its contents and the length used.
- * The first '>' ends it, so a '>' inside a quoted local part is refused.
+ * "FROM:<path>" or "TO:<path>": the path's contents and the offset after it.
+ * Spaces after the colon are not in RFC 5321 §4.1.1.2, but clients send
+ * them.  The first '>' ends the path: a '>' in a quoted local part is refused.
  */
 static int
-path_split(const char *s, size_t len, const char **in, size_t *inlen,
-    size_t *used)
+path_split(const char *arg, size_t len, const char *key, const char **in,
+    size_t *inlen, size_t *end)
 {
 	const char *gt;
+	size_t i, klen = strlen(key);
 
-	if (len < 2 || s[0] != '<' || (gt = memchr(s + 1, '>', len - 1)) == NULL)
+	if (len < klen || !ieq(arg, klen, key))
 		return -1;
-	*in = s + 1;
+	for (i = klen; i < len && arg[i] == ' '; i++)
+		;
+	if (i == len || arg[i] != '<' ||
+	    (gt = memchr(arg + i, '>', len - i)) == NULL)
+		return -1;
+	*in = arg + i + 1;
 	*inlen = (size_t)(gt - *in);
-	*used = *inlen + 2;
-	return 0;
+	*end = (size_t)(gt - arg) + 1;
+	/* RFC 5321 §4.1.2: parameters follow after a space. */
+	return *end < len && arg[*end] != ' ' ? -1 : 0;
 }
 
 /* RFC 1870 §3: size-value ::= 1*20DIGIT, which may overflow a long long. */
@@ -261,7 +263,8 @@ size_parse(const char *s, size_t len, long long *size)
 	if (len == 0 || len > 20)
 		return -1;
 	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (LLONG_MAX - (s[i] - '0')) / 10)
+		if (s[i] < '0' || s[i] > '9' ||
+		    v > (LLONG_MAX - (s[i] - '0')) / 10)
 			return -1;
 		v = v * 10 + (s[i] - '0');
 	}
@@ -279,8 +282,8 @@ xtext_ok(const char *s, size_t len)
 		return 0;
 	for (i = 0; i < len; i++) {
 		if (s[i] == '+') {
-			if (len - i < 3 || !in_set(s[i + 1], "0123456789ABCDEF") ||
-			    !in_set(s[i + 2], "0123456789ABCDEF"))
+			if (len - i < 3 || !in_set(s[i + 1], HEX) ||
+			    !in_set(s[i + 2], HEX))
 				return 0;
 			i += 2;
 		} else if (s[i] < '!' || s[i] > '~' || s[i] == '=')
@@ -289,7 +292,10 @@ xtext_ok(const char *s, size_t len)
 	return 1;
 }
 
-/* One esmtp-param, keyword["=" value] (RFC 5321 §4.1.2), of MAIL. */
+/*
+ * One esmtp-param, keyword["=" value] (RFC 5321 §4.1.2), of MAIL.  Without
+ * "=" the value is empty, which no known keyword accepts.
+ */
 static int
 mail_param(const char *p, size_t len, struct smtp_mail *m, unsigned *seen,
     const char **reply)
@@ -300,16 +306,16 @@ mail_param(const char *p, size_t len, struct smtp_mail *m, unsigned *seen,
 
 	eq = memchr(p, '=', len);
 	klen = eq != NULL ? (size_t)(eq - p) : len;
-	val = p + klen + (eq != NULL);
-	vlen = len - klen - (eq != NULL);
+	val = eq != NULL ? eq + 1 : p + len;
+	vlen = len - (size_t)(val - p);
 	if (ieq(p, klen, "SIZE"))
 		bit = 1;
 	else if (ieq(p, klen, "BODY"))
 		bit = 2;
 	else if (ieq(p, klen, "AUTH"))
 		bit = 4;
-	else {
-		*reply = "555 5.5.4 Unsupported parameter";	/* SMTPUTF8 too */
+	else {	/* SMTPUTF8 too: it is not offered */
+		*reply = "555 5.5.4 Unsupported parameter";
 		return -1;
 	}
 	if (*seen & bit) {
@@ -317,21 +323,19 @@ mail_param(const char *p, size_t len, struct smtp_mail *m, unsigned *seen,
 		return -1;
 	}
 	*seen |= bit;
-	if (bit == 1 && (eq == NULL || size_parse(val, vlen, &m->size) == -1)) {
+	if (bit == 1 && size_parse(val, vlen, &m->size) == -1) {
 		*reply = "501 5.5.4 Bad SIZE parameter";
 		return -1;
 	}
-	if (bit == 2) {
-		/* RFC 6152 §2; BINARYMIME needs CHUNKING, which is not offered. */
-		if (eq != NULL && ieq(val, vlen, "8BITMIME"))
-			m->body = SMTP_BODY_8BITMIME;
-		else if (eq == NULL || !ieq(val, vlen, "7BIT")) {
-			*reply = "501 5.5.4 Bad BODY parameter: 7BIT or 8BITMIME expected";
-			return -1;
-		}
+	/* RFC 6152 §2; BINARYMIME needs CHUNKING, which is not offered. */
+	if (bit == 2 && ieq(val, vlen, "8BITMIME"))
+		m->body = SMTP_BODY_8BITMIME;
+	else if (bit == 2 && !ieq(val, vlen, "7BIT")) {
+		*reply = "501 5.5.4 BODY must be 7BIT or 8BITMIME";
+		return -1;
 	}
-	/* RFC 4954 §5: AUTH= is accepted and ignored; the session knows the user. */
-	if (bit == 4 && (eq == NULL || !xtext_ok(val, vlen))) {
+	/* RFC 4954 §5: accepted and ignored; the session knows the user. */
+	if (bit == 4 && !xtext_ok(val, vlen)) {
 		*reply = "501 5.5.4 Bad AUTH parameter";
 		return -1;
 	}
@@ -356,6 +360,7 @@ smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd,
 	cmd->verb = SMTP_VERB_UNKNOWN;
 	cmd->arg = NULL;
 	cmd->arglen = 0;
+	*reply = NULL;
 	/*
 	 * No SMTPUTF8 (RFC 6531), so every byte is ASCII; NUL and other
 	 * controls are refused before anyone can read them differently.
@@ -398,14 +403,19 @@ smtp_parse_helo(const char *arg, size_t len, const char **reply)
 	*reply = "501 5.5.4 EHLO/HELO needs a domain or address literal";
 	if (len == 0 || len > SMTP_DOMAIN_MAX)
 		return -1;
-	if (arg[0] != '[')
-		return domain_ok(arg, len) ? 0 : -1;
-	/* RFC 5321 §4.1.3: dcontent is %d33-90 / %d94-126. */
-	if (len < 3 || arg[len - 1] != ']')
-		return -1;
-	for (i = 1; i < len - 1; i++)
-		if (arg[i] < '!' || arg[i] > '~' || in_set(arg[i], "[\\]"))
+	if (arg[0] != '[') {
+		if (!domain_ok(arg, len))
 			return -1;
+	} else {
+		/* RFC 5321 §4.1.3: dcontent is %d33-90 / %d94-126. */
+		if (len < 3 || arg[len - 1] != ']')
+			return -1;
+		for (i = 1; i < len - 1; i++)
+			if (arg[i] < '!' || arg[i] > '~' ||
+			    in_set(arg[i], "[\\]"))
+				return -1;
+	}
+	*reply = NULL;
 	return 0;
 }
 
@@ -413,41 +423,26 @@ int
 smtp_parse_mail(const char *arg, size_t len, struct smtp_mail *m,
     const char **reply)
 {
-	const char *syntax = "501 5.5.4 Syntax: MAIL FROM:<address>";
 	const char *in;
-	size_t i, inlen, used;
+	size_t i, n, inlen;
 	unsigned seen = 0;
 
 	mail_reset(m);
-	*reply = syntax;
-	if (!iprefix(arg, len, "FROM:"))
-		return -1;
-	/* Not in RFC 5321 §4.1.1.2, but common: "MAIL FROM: <a@b>". */
-	for (i = 5; i < len && arg[i] == ' '; i++)
-		;
-	if (path_split(arg + i, len - i, &in, &inlen, &used) == -1)
-		return -1;
-	i += used;
-	if (i < len && arg[i] != ' ')
+	*reply = "501 5.5.4 Syntax: MAIL FROM:<address>";
+	if (path_split(arg, len, "FROM:", &in, &inlen, &i) == -1)
 		return -1;
 	/* The null reverse-path <> (RFC 5321 §4.5.5) stays "". */
 	if (inlen > 0 && address_parse(in, inlen, m->addr,
 	    "501 5.1.7 Bad sender address syntax", reply) == -1)
 		return -1;
-	while (i < len) {
-		size_t n;
-
-		if (arg[i] == ' ') {
-			i++;
-			continue;
-		}
+	for (; i < len; i = n + 1) {
 		for (n = i; n < len && arg[n] != ' '; n++)
 			;
-		if (mail_param(arg + i, n - i, m, &seen, reply) == -1) {
+		if (n > i &&
+		    mail_param(arg + i, n - i, m, &seen, reply) == -1) {
 			mail_reset(m);
 			return -1;
 		}
-		i = n;
 	}
 	*reply = NULL;
 	return 0;
@@ -458,39 +453,34 @@ smtp_parse_rcpt(const char *arg, size_t len, struct smtp_rcpt *r,
     const char **reply)
 {
 	const char *in;
-	size_t i, inlen, used;
+	size_t i, inlen;
 
 	r->addr[0] = '\0';
 	*reply = "501 5.5.4 Syntax: RCPT TO:<address>";
-	if (!iprefix(arg, len, "TO:"))
+	if (path_split(arg, len, "TO:", &in, &inlen, &i) == -1)
 		return -1;
-	for (i = 3; i < len && arg[i] == ' '; i++)
-		;
-	if (path_split(arg + i, len - i, &in, &inlen, &used) == -1)
-		return -1;
-	i += used;
-	if (i < len && arg[i] != ' ')
+	/* RFC 5321 §4.5.1: <postmaster> needs no domain. */
+	if (ieq(in, inlen, "postmaster"))
+		memcpy(r->addr, "postmaster", sizeof("postmaster"));
+	else if (address_parse(in, inlen, r->addr,
+	    "501 5.1.3 Bad recipient address syntax", reply) == -1)
 		return -1;
 	while (i < len && arg[i] == ' ')
 		i++;
 	if (i < len) {
+		r->addr[0] = '\0';
 		*reply = "555 5.5.4 Unsupported parameter";
 		return -1;
 	}
-	/* RFC 5321 §4.5.1: <postmaster> needs no domain. */
-	if (ieq(in, inlen, "postmaster")) {
-		memcpy(r->addr, "postmaster", sizeof("postmaster"));
-		*reply = NULL;
-		return 0;
-	}
-	return address_parse(in, inlen, r->addr,
-	    "501 5.1.3 Bad recipient address syntax", reply);
+	*reply = NULL;
+	return 0;
 }
 
 int
 smtp_parse_address(const char *s, size_t len, char *out, const char **reply)
 {
-	return address_parse(s, len, out, "501 5.1.3 Bad address syntax", reply);
+	return address_parse(s, len, out, "501 5.1.3 Bad address syntax",
+	    reply);
 }
 
 int
@@ -522,7 +512,8 @@ smtp_parse_auth(const char *arg, size_t len, char *mech, const char **ir,
 			*irlen = 0;
 	}
 	for (i = 0; i < n; i++)
-		mech[i] = upper(arg[i]);
+		mech[i] = arg[i] >= 'a' && arg[i] <= 'z' ? arg[i] - 'a' + 'A' :
+		    arg[i];
 	mech[n] = '\0';
 	*reply = NULL;
 	return 0;

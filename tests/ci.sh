@@ -1,0 +1,83 @@
+#!/bin/sh
+# tests/ci.sh - the README's test command (and what .ci/run calls): installs
+# what the build and the tests need, then builds from scratch and runs the
+# whole suite twice, plainly and under ASan+UBSan, plus make distcheck and a
+# short libFuzzer run of every fuzz entry point.  Exits non-zero on any
+# failure; the last line is "N passed, N failed".
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc)
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+echo "== installing build and test dependencies (apt-get)"
+as_root apt-get update -qq
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	build-essential autoconf automake pkg-config libssl-dev libevent-dev \
+	libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
+	libconfuse-dev openssl clang \
+	python3 swaks curl msmtp python3-aiosmtpd dnsmasq-base nmap mandoc >/dev/null
+
+autoreconf -fi >/dev/null 2>&1
+
+passed=0
+failed=0
+count() {
+	# Sums automake's per-suite counts into the final line.
+	log=$1/test-suite.log
+	[ -f "$log" ] || return 0
+	p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
+	f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
+	e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${e:-0}))
+}
+
+status=0
+suite() {
+	name=$1; shift
+	dir=$top/build-ci-$name
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "== $name: configure $*"
+	(cd "$dir" && "$top/configure" -q --enable-werror "$@" &&
+	    make -s -j"$jobs" >/dev/null && make -s -j"$jobs" check) || status=1
+	[ -f "$dir/test-suite.log" ] && sed -n '/^# TOTAL/,/^# ERROR/p' "$dir/test-suite.log"
+	if [ "$status" != 0 ] && [ -f "$dir/test-suite.log" ]; then
+		cat "$dir/test-suite.log"
+	fi
+	count "$dir"
+}
+
+suite plain
+suite sanitizers --enable-sanitizers
+
+echo "== distcheck"
+(cd "$top/build-ci-plain" && make -s distcheck >/dev/null 2>&1) || {
+	echo "distcheck FAILED"; status=1; failed=$((failed + 1)); }
+[ "$status" = 0 ] && passed=$((passed + 1))
+
+echo "== fuzz smoke run (libFuzzer)"
+fuzzdir=$top/build-ci-fuzz
+mkdir -p "$fuzzdir"
+for target in smtp_parse message; do
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -include "$top/build-ci-plain/autoconf.h" -I"$top/src" \
+	    "$top/src/$target.c" "$top/tests/fuzz/fuzz_$target.c" \
+	    -o "$fuzzdir/fuzz_$target"
+	mkdir -p "$fuzzdir/corpus-$target"
+	if "$fuzzdir/fuzz_$target" -max_total_time="${FUZZ_SECONDS:-30}" \
+	    "$fuzzdir/corpus-$target" "$top/tests/fuzz/corpus/$target" \
+	    >"$fuzzdir/$target.log" 2>&1; then
+		passed=$((passed + 1))
+		echo "fuzz_$target: $(grep -c . "$fuzzdir/$target.log" >/dev/null; tail -1 "$fuzzdir/$target.log")"
+	else
+		failed=$((failed + 1))
+		status=1
+		tail -40 "$fuzzdir/$target.log"
+	fi
+done
+
+echo "$passed passed, $failed failed"
+exit $status

@@ -505,8 +505,8 @@ def dot_stuff(message):
 
 
 def queued_id(text):
-    """The queue ID in a '250 2.0.0 queued as ID' reply, or None."""
-    m = re.search(r"250[ -]2\.0\.0 [Qq]ueued as (\S+)", text)
+    """The queue ID in a '250 2.0.0 ... queued as ID' reply, or None."""
+    m = re.search(r"250[ -]2\.0\.0 .*?\b[Qq]ueued as (\S+)", text)
     return m.group(1) if m else None
 
 

@@ -250,13 +250,17 @@ class ClientsTest(DaemonTestCase):
         data = self.data_file(message)
         before = self.snapshot()
         p = subprocess.run(
-            [h.tool("curl"), "-sS", "-v", "smtp://127.0.0.1:%d" % self.port,
+            # The URL path is curl's EHLO name (without one, -T appends
+            # the file name).
+            [h.tool("curl"), "-sS", "-v",
+             "smtp://127.0.0.1:%d/curl.example.test" % self.port,
              "--ssl-reqd", "-k", "--user", "%s:%s" % (h.USER, h.PASSWORD),
              "--mail-from", h.USER, "--mail-rcpt", RCPT,
              "--upload-file", data, "--max-time", "20"],
             capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr[-3000:] + self.log_tail())
-        self.assertSpooled(before, message, qid=h.queued_id(p.stderr))
+        self.assertSpooled(before, message, qid=h.queued_id(p.stderr),
+                           helo="curl.example.test")
 
     def test_openssl_s_client(self):
         message = h.make_message(self.token())
@@ -301,12 +305,14 @@ class ClientsTest(DaemonTestCase):
         c = self.authed()
         message = h.make_message(self.token())
         qid = self.submit(c, message)
-        m = self.daemon.wait_log(r"^.*action=accept.*queue=%s\b.*$" % re.escape(qid))
-        self.assertIsNotNone(m, "no action=accept line for %s%s"
-                             % (qid, self.log_tail()))
-        lines = [l for l in self.daemon.log().splitlines()
-                 if "action=accept" in l and re.search(r"queue=%s\b" % re.escape(qid), l)]
-        self.assertEqual(len(lines), 1, lines)
+        def accept_lines():
+            return [l for l in self.daemon.log().splitlines()
+                    if re.search(r"\baction=accept\b", l)
+                    and re.search(r"\bqueue=%s\b" % re.escape(qid), l)]
+        h.wait_until(accept_lines)
+        lines = accept_lines()
+        self.assertEqual(len(lines), 1, "action=accept lines for %s: %r%s"
+                         % (qid, lines, self.log_tail()))
         line = lines[0]
         for field in ("user=" + h.USER, "client=127.0.0.1", "from=", "rcpts=",
                       "size=", "tls=TLSv1."):
@@ -391,11 +397,12 @@ class SessionRulesTest(DaemonTestCase):
         self.assertReply(c.cmd("NOOP"), 250)
 
     def test_vrfy_expn_unknown(self):
-        c = self.plain()
-        c.reply()
-        c.ehlo()
+        c = self.tls()
         self.assertReply(c.cmd("VRFY alice"), 252)
         self.assertReply(c.cmd("EXPN staff"), 502)
+        self.assertReply(c.cmd("FROBNICATE now"), 500, "5.5.2")
+        c = self.plain()
+        c.reply()
         self.assertReply(c.cmd("FROBNICATE now"), 500, "5.5.2")
 
     def test_sender_not_owned(self):
@@ -632,12 +639,26 @@ class CommandLineTest(DaemonTestCase):
                     return n
         raise AssertionError("%r not in %s" % (needle, path))
 
-    def assertConfigError(self, conf, key, needles):
+    @staticmethod
+    def section_lines(path, name):
+        """Lines of 'name {' and of its closing '}' (libconfuse validates
+        sections at their end, so either may be the one reported)."""
+        with open(path) as f:
+            lines = f.read().split("\n")
+        start = next(i for i, l in enumerate(lines) if l.startswith(name + " {"))
+        end = next(i for i in range(start, len(lines)) if lines[i].strip() == "}")
+        return [start + 1, end + 1]
+
+    def assertConfigError(self, conf, key, needles, section=None):
+        """rc 1 and a message naming the file, the key and its line (or the
+        line of the section holding it)."""
         rc, out = self.check(conf)
         self.assertEqual(rc, 1, out)
         self.assertIn(os.path.basename(conf), out)
         self.assertIn(key, out)
         lines = [self.line_of(conf, n) for n in needles]
+        if section:
+            lines += self.section_lines(conf, section)
         self.assertTrue(any(re.search(r"(?<!\d)%d(?!\d)" % n, out) for n in lines),
                         "no line number %s in: %s" % (lines, out))
 
@@ -660,19 +681,19 @@ class CommandLineTest(DaemonTestCase):
     def test_unreadable_certificate(self):
         missing = os.path.join(self.env.dir, "missing.pem")
         conf = self.conf("cert.conf", tls={"certificate": missing})
-        self.assertConfigError(conf, "certificate", ["certificate ="])
+        self.assertConfigError(conf, "certificate", ["certificate ="], "tls")
 
     def test_garbage_certificate(self):
         garbage = os.path.join(self.env.dir, "garbage.pem")
         with open(garbage, "w") as f:
             f.write("not a certificate\n")
         conf = self.conf("garbage.conf", tls={"certificate": garbage})
-        self.assertConfigError(conf, "certificate", ["certificate ="])
+        self.assertConfigError(conf, "certificate", ["certificate ="], "tls")
 
     def test_key_does_not_match(self):
         other = h.make_key(self.env.dir)
         conf = self.conf("mismatch.conf", tls={"key": other})
-        self.assertConfigError(conf, "key", ["key ", "certificate ="])
+        self.assertConfigError(conf, "key", ["key ", "certificate ="], "tls")
 
     def test_version(self):
         p = subprocess.run([self.daemon.binary, "-v"], capture_output=True,

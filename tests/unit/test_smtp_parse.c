@@ -30,7 +30,7 @@
 #define UNSUPPORTED	"555 5.5.4 Unsupported parameter"
 #define DUPLICATE	"501 5.5.4 Duplicate parameter"
 #define BAD_SIZE	"501 5.5.4 Bad SIZE parameter"
-#define BAD_BODY	"501 5.5.4 Bad BODY parameter: 7BIT or 8BITMIME expected"
+#define BAD_BODY	"501 5.5.4 BODY must be 7BIT or 8BITMIME"
 #define BAD_AUTHP	"501 5.5.4 Bad AUTH parameter"
 
 static int ntest, nfail;
