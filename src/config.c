@@ -29,13 +29,33 @@ static const char *const known_mechs[] = {
 	"PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", NULL
 };
 
+/*
+ * Options inside sections are validated with the section's cfg_t, which
+ * knows neither file nor line; errors go through the root so that every
+ * message reads "FILE:LINE: key: reason".
+ */
+static cfg_t *root_cfg;
+#define cfg_error(cfg, ...)	cfg_error(root_cfg, __VA_ARGS__)
+
+/* "section.key" for options inside a section, as submitd.conf(5) names them. */
+static const char *
+key_name(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static char buf[128];
+
+	if (cfg == root_cfg || cfg->name == NULL)
+		return opt->name;
+	snprintf(buf, sizeof(buf), "%s.%s", cfg->name, opt->name);
+	return buf;
+}
+
 static int
 check_nonempty(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
 
 	if (s == NULL || *s == '\0') {
-		cfg_error(cfg, "%s: must not be empty", opt->name);
+		cfg_error(cfg, "%s: must not be empty", key_name(cfg, opt));
 		return -1;
 	}
 	return 0;
@@ -52,7 +72,7 @@ check_hostname(cfg_t *cfg, cfg_opt_t *opt)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
 			break;
 	if (*p != '\0' || strlen(s) > 255) {
-		cfg_error(cfg, "%s: \"%s\" is not a host name", opt->name, s);
+		cfg_error(cfg, "%s: \"%s\" is not a host name", key_name(cfg, opt), s);
 		return -1;
 	}
 	return 0;
@@ -70,7 +90,7 @@ check_domains(cfg_t *cfg, cfg_opt_t *opt)
 			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
 				break;
 		if (*s == '\0' || *p != '\0' || strlen(s) > 255) {
-			cfg_error(cfg, "%s: \"%s\" is not a domain", opt->name, s);
+			cfg_error(cfg, "%s: \"%s\" is not a domain", key_name(cfg, opt), s);
 			return -1;
 		}
 	}
@@ -81,7 +101,7 @@ static int
 check_positive(cfg_t *cfg, cfg_opt_t *opt)
 {
 	if (cfg_opt_getnint(opt, 0) <= 0) {
-		cfg_error(cfg, "%s: must be a positive number", opt->name);
+		cfg_error(cfg, "%s: must be a positive number", key_name(cfg, opt));
 		return -1;
 	}
 	return 0;
@@ -93,7 +113,7 @@ check_port(cfg_t *cfg, cfg_opt_t *opt)
 	long p = cfg_opt_getnint(opt, 0);
 
 	if (p < 1 || p > 65535) {
-		cfg_error(cfg, "%s: %ld is not a port number", opt->name, p);
+		cfg_error(cfg, "%s: %ld is not a port number", key_name(cfg, opt), p);
 		return -1;
 	}
 	return 0;
@@ -108,7 +128,7 @@ check_one_of(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
 	for (i = 0; allowed[i] != NULL; i++)
 		if (strcmp(s, allowed[i]) == 0)
 			return 0;
-	cfg_error(cfg, "%s: \"%s\" is not one of the allowed values", opt->name, s);
+	cfg_error(cfg, "%s: \"%s\" is not one of the allowed values", key_name(cfg, opt), s);
 	return -1;
 }
 
@@ -143,7 +163,7 @@ check_mechanisms(cfg_t *cfg, cfg_opt_t *opt)
 	int j;
 
 	if (cfg_opt_size(opt) == 0) {
-		cfg_error(cfg, "%s: at least one mechanism is needed", opt->name);
+		cfg_error(cfg, "%s: at least one mechanism is needed", key_name(cfg, opt));
 		return -1;
 	}
 	for (i = 0; i < cfg_opt_size(opt); i++) {
@@ -154,7 +174,7 @@ check_mechanisms(cfg_t *cfg, cfg_opt_t *opt)
 				break;
 		if (known_mechs[j] == NULL) {
 			cfg_error(cfg, "%s: unknown or refused mechanism \"%s\"",
-			    opt->name, s);
+			    key_name(cfg, opt), s);
 			return -1;
 		}
 	}
@@ -169,7 +189,7 @@ check_readable(cfg_t *cfg, cfg_opt_t *opt)
 	if (check_nonempty(cfg, opt) == -1)
 		return -1;
 	if (access(s, R_OK) == -1) {
-		cfg_error(cfg, "%s: cannot read %s: %s", opt->name, s,
+		cfg_error(cfg, "%s: cannot read %s: %s", key_name(cfg, opt), s,
 		    strerror(errno));
 		return -1;
 	}
@@ -415,7 +435,7 @@ config_load(const char *path)
 	size_t i;
 	int rc;
 
-	cfg = cfg_init(opts, CFGF_NONE);
+	cfg = root_cfg = cfg_init(opts, CFGF_NONE);
 	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
 		cfg_set_validate_func(cfg, validators[i].name, validators[i].fn);
 	rc = cfg_parse(cfg, path);

@@ -67,6 +67,8 @@ struct session {
 	int			 tls;
 	char			 tls_desc[96];	/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	unsigned int		 tls_bits;
+	const char		*tls_version;	/* static strings from OpenSSL */
+	const char		*tls_cipher;
 
 	int			 helo_seen;
 	int			 esmtp;
@@ -171,6 +173,8 @@ static void
 session_free(struct session *s)
 {
 	transaction_reset(s);
+	if (s->tls && s->bev != NULL && s->state == S_CLOSING)
+		SSL_shutdown(bufferevent_openssl_get_ssl(s->bev));	/* close_notify */
 	auth_conn_free(s->auth);
 	free(s->auth_in);
 	if (s->bev != NULL)
@@ -227,8 +231,10 @@ tls_record(struct session *s)
 
 	s->tls = 1;
 	s->tls_bits = bits > 0 ? bits : 0;
-	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s %s", SSL_get_version(ssl),
-	    SSL_get_cipher_name(ssl));
+	s->tls_version = SSL_get_version(ssl);
+	s->tls_cipher = SSL_get_cipher_name(ssl);
+	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s %s", s->tls_version,
+	    s->tls_cipher);
 	s->srv->stats.tls_handshakes++;
 	log_info("session=%s client=%s event=tls version=%s cipher=%s bits=%u",
 	    s->id, s->client, SSL_get_version(ssl), SSL_get_cipher_name(ssl),
@@ -447,7 +453,7 @@ auth_line(struct session *s, const char *line, size_t len)
 		auth_conn_free(s->auth);
 		s->auth = NULL;
 		s->state = S_CMD;
-		reply(s, "501 5.0.0 Authentication cancelled");
+		reply(s, "501 5.7.0 Authentication cancelled");
 		return;
 	}
 	auth_submit(s, line, len, 0);
@@ -650,8 +656,9 @@ commit_done(struct worker_job *job)
 		s->srv->stats.messages++;
 		s->srv->stats.bytes += s->spool.size;
 		log_info("session=%s queue=%s action=accept user=%s client=%s from=<%s> "
-		    "rcpts=%zu size=%zu tls=\"%s\"", s->id, s->spool.id, s->login,
-		    s->client, s->from, s->nrcpts, s->spool.size, s->tls_desc);
+		    "rcpts=%zu size=%zu tls=%s cipher=%s", s->id, s->spool.id,
+		    s->login, s->client, s->from, s->nrcpts, s->spool.size,
+		    s->tls_version, s->tls_cipher);
 		if (!s->dead)
 			reply(s, "250 2.0.0 Ok: queued as %s", s->spool.id);
 	}

@@ -57,10 +57,10 @@ static const struct {
 };
 
 /* ASCII only: <ctype.h> depends on the locale and wants unsigned char. */
-static int
+static char
 lower(char c)
 {
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
 static int
@@ -189,7 +189,7 @@ address_parse(const char *s, size_t len, char *out, const char *bad,
 	*reply = bad;
 	if (len == 0)
 		return -1;
-	/* RFC 5321 §3.6.1, appendix C: source routes, "@a,@b:u@d", are dead. */
+	/* RFC 5321 §3.6.1, appendix C: no source routes, "@a,@b:u@d". */
 	if (s[0] == '@' && memchr(s, ':', len) != NULL) {
 		*reply = "553 5.1.3 Source routes are not accepted";
 		return -1;
@@ -512,8 +512,8 @@ smtp_parse_auth(const char *arg, size_t len, char *mech, const char **ir,
 			*irlen = 0;
 	}
 	for (i = 0; i < n; i++)
-		mech[i] = arg[i] >= 'a' && arg[i] <= 'z' ? arg[i] - 'a' + 'A' :
-		    arg[i];
+		mech[i] = arg[i] >= 'a' && arg[i] <= 'z' ?
+		    (char)(arg[i] - 'a' + 'A') : arg[i];
 	mech[n] = '\0';
 	*reply = NULL;
 	return 0;

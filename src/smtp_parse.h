@@ -7,7 +7,8 @@
  * works on a caller-supplied byte range that need not be NUL-terminated, may
  * contain any byte, and never reads outside it.  On error a function returns
  * -1 and points *reply at a complete SMTP reply line (code, enhanced status
- * code, text; no CRLF) that the session sends as is.
+ * code, text; no CRLF) that the session sends as is; on success *reply is
+ * NULL.
  */
 #ifndef SUBMITD_SMTP_PARSE_H
 #define SUBMITD_SMTP_PARSE_H

@@ -93,3 +93,22 @@ fail:
 	SSL_CTX_free(ctx);
 	return NULL;
 }
+
+SSL_CTX *
+tls_client_ctx_new(void)
+{
+	SSL_CTX *ctx;
+	char err[256];
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_error(err, sizeof(err), "cannot create a TLS client context");
+		log_errx("event=tls-init error=\"%s\"", err);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		log_warnx("event=tls-init error=\"cannot load the system CA store\"");
+	return ctx;
+}

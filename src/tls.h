@@ -18,5 +18,11 @@ struct config;
 int	 tls_check_files(const char *cert, const char *key, char *err,
 	    size_t errlen);
 SSL_CTX	*tls_server_ctx_new(const struct config *);
+/*
+ * Client context for delivery: TLS 1.2 floor, the system's CA store (or
+ * $SSL_CERT_FILE).  Peer verification is set per connection, as the route's
+ * TLS level demands.
+ */
+SSL_CTX	*tls_client_ctx_new(void);
 
 #endif

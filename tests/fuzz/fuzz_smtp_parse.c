@@ -30,6 +30,8 @@ check_reply(int rc, const char *reply)
 {
 	size_t i;
 
+	if (rc == 0 && reply != NULL)
+		abort();
 	if (rc == 0)
 		return;
 	if (rc != -1 || reply == NULL)

@@ -1,0 +1,85 @@
+/*
+ * delivery.h - the outbound SMTP client (RFC 5321, 3207, 4954).
+ *
+ * Owns: one delivery job: resolve the next hop, connect (trying each
+ * address in turn), EHLO, STARTTLS as the route's TLS level demands, AUTH
+ * to a smarthost, then for each message MAIL, RCPT, DATA over the same
+ * connection, and the per-recipient outcome.  Not: what to deliver when,
+ * retries or bounces (queue.c), nor reading the spool's envelope.
+ */
+#ifndef SUBMITD_DELIVERY_H
+#define SUBMITD_DELIVERY_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+struct event_base;
+
+enum tls_level {
+	TLS_LEVEL_NONE,		/* never STARTTLS */
+	TLS_LEVEL_MAY,		/* STARTTLS when offered; clear otherwise */
+	TLS_LEVEL_ENCRYPT,	/* TLS required, certificate not checked */
+	TLS_LEVEL_VERIFY,	/* TLS required, chain and name verified */
+};
+
+struct delivery_route {
+	char			 host[256];	/* name or IP literal, without [] */
+	int			 port;
+	int			 mx;		/* look up MX records for host */
+	enum tls_level		 tls;
+	const char		*username;	/* AUTH to a smarthost, or NULL */
+	const char		*password;
+};
+
+enum delivery_result {
+	DELIVERY_PENDING = 0,
+	DELIVERY_OK,		/* 2xx to the final dot */
+	DELIVERY_TEMPFAIL,	/* try again later */
+	DELIVERY_PERMFAIL,	/* bounce */
+};
+
+struct delivery_rcpt {
+	const char		*addr;
+	enum delivery_result	 result;
+	char			 reply[256];	/* the remote reply, or our reason */
+};
+
+struct delivery_msg {
+	const char		*id;
+	const char		*from;		/* "" for the null sender */
+	int			 fd;		/* the queue file; the client reads it */
+	off_t			 body_offset;	/* where the message starts */
+	off_t			 body_size;
+	struct delivery_rcpt	*rcpts;
+	size_t			 nrcpts;
+};
+
+struct delivery_job {
+	struct delivery_route	 route;
+	struct delivery_msg	**msgs;
+	size_t			 nmsgs;
+	/* Filled in by the client: */
+	char			 relay[300];	/* "name[ip]:port" of the last hop tried */
+	char			 tls[96];	/* "TLSv1.3 TLS_AES_..." or "none" */
+	int			 tls_verified;
+	int			 tls_failed;	/* a STARTTLS handshake failed (level may) */
+	/* Called once, on the loop, when every message has a result per rcpt. */
+	void			(*done)(struct delivery_job *, void *arg);
+	void			*arg;
+};
+
+struct delivery_conf {
+	const char		*hostname;	/* our EHLO name */
+	int			 connect_timeout;
+	int			 command_timeout;
+	int			 data_timeout;	/* the reply to the final dot */
+	SSL_CTX			*ssl_ctx;	/* client context from tls.c */
+};
+
+void	delivery_init(struct event_base *, const struct delivery_conf *);
+/* Starts the job; done runs later, never from inside this call. */
+void	delivery_start(struct delivery_job *);
+
+#endif
