@@ -149,6 +149,46 @@ check_min_version(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+check_nonnegative(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 0) {
+		cfg_error(cfg, "%s: must be 0 or more", key_name(cfg, opt));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_bare_lf(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const v[] = { "reject", "normalize", NULL };
+
+	return check_one_of(cfg, opt, v);
+}
+
+/* Names or "Prefix-*" patterns of header fields (RFC 5322 §3.6.8 ftext). */
+static int
+check_header_patterns(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		const char *s = cfg_opt_getnstr(opt, i), *p;
+
+		for (p = s; *p; p++)
+			if (*p < 33 || *p > 126 || *p == ':' ||
+			    (*p == '*' && p[1] != '\0'))
+				break;
+		if (*s == '\0' || *p != '\0' || strcmp(s, "*") == 0) {
+			cfg_error(cfg, "%s: \"%s\" is not a header name or Prefix-* pattern",
+			    key_name(cfg, opt), s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
 check_pwcheck(cfg_t *cfg, cfg_opt_t *opt)
 {
 	static const char *const v[] = { "auxprop", "saslauthd", NULL };
@@ -239,6 +279,21 @@ static cfg_opt_t limits_opts[] = {
 	CFG_INT("message_size", 26214400, CFGF_NONE),
 	CFG_INT("recipients", 100, CFGF_NONE),
 	CFG_INT("errors", 10, CFGF_NONE),
+	CFG_INT("header_size", 65536, CFGF_NONE),
+	CFG_INT("connections", 10000, CFGF_NONE),
+	CFG_INT("connections_per_ip", 50, CFGF_NONE),
+	CFG_INT("connection_rate", 120, CFGF_NONE),
+	CFG_INT("messages_per_hour", 1000, CFGF_NONE),
+	CFG_INT("recipients_per_hour", 5000, CFGF_NONE),
+	CFG_STR("login_limits_file", NULL, CFGF_NODEFAULT),
+	CFG_INT("auth_failures", 5, CFGF_NONE),
+	CFG_INT("auth_failure_window", 600, CFGF_NONE),
+	CFG_INT("auth_ban", 600, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t senders_opts[] = {
+	CFG_STR("file", NULL, CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -260,6 +315,13 @@ static cfg_opt_t opts[] = {
 	CFG_SEC("auth", auth_opts, CFGF_NONE),
 	CFG_SEC("limits", limits_opts, CFGF_NONE),
 	CFG_SEC("timeouts", timeouts_opts, CFGF_NONE),
+	CFG_SEC("senders", senders_opts, CFGF_NONE),
+	CFG_STR_LIST("internal_only", "{}", CFGF_NONE),
+	CFG_STR_LIST("strip_headers", "{Received, X-Originating-IP, X-Mailer, "
+	    "User-Agent, X-MimeOLE, \"X-Spam-*\", \"X-Virus-*\"}", CFGF_NONE),
+	CFG_BOOL("received_client_ip", cfg_false, CFGF_NONE),
+	CFG_BOOL("enforce_header_from", cfg_true, CFGF_NONE),
+	CFG_STR("bare_lf", "reject", CFGF_NONE),
 	CFG_END()
 };
 
@@ -285,6 +347,19 @@ static const struct {
 	{ "limits|message_size", check_positive },
 	{ "limits|recipients", check_positive },
 	{ "limits|errors", check_positive },
+	{ "limits|header_size", check_positive },
+	{ "limits|connections", check_positive },
+	{ "limits|connections_per_ip", check_positive },
+	{ "limits|connection_rate", check_nonnegative },
+	{ "limits|messages_per_hour", check_nonnegative },
+	{ "limits|recipients_per_hour", check_nonnegative },
+	{ "limits|login_limits_file", check_readable },
+	{ "limits|auth_failures", check_positive },
+	{ "limits|auth_failure_window", check_positive },
+	{ "limits|auth_ban", check_nonnegative },
+	{ "senders|file", check_readable },
+	{ "strip_headers", check_header_patterns },
+	{ "bare_lf", check_bare_lf },
 	{ "timeouts|command", check_positive },
 	{ "timeouts|data", check_positive },
 	{ "timeouts|handshake", check_positive },
@@ -365,6 +440,32 @@ copy_listens(struct config *c, cfg_t *cfg)
 	c->nlistens = n;
 }
 
+static char **
+copy_list(cfg_t *cfg, const char *key, size_t *n, int lower)
+{
+	char **v;
+	size_t i;
+
+	*n = cfg_size(cfg, key);
+	v = xcalloc(*n, sizeof(char *));
+	for (i = 0; i < *n; i++) {
+		v[i] = xstrdup(cfg_getnstr(cfg, key, i));
+		if (lower)
+			lowercase(v[i]);
+	}
+	return v;
+}
+
+static void
+free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static char *
 join_upper(cfg_t *sec, const char *key)
 {
@@ -391,7 +492,6 @@ config_copy(cfg_t *cfg, const char *path)
 	cfg_t *tls = cfg_getsec(cfg, "tls"), *auth = cfg_getsec(cfg, "auth");
 	cfg_t *limits = cfg_getsec(cfg, "limits");
 	cfg_t *timeouts = cfg_getsec(cfg, "timeouts");
-	size_t i;
 
 	c->path = xstrdup(path);
 	c->hostname = xstrdup(cfg_getstr(cfg, "hostname"));
@@ -399,12 +499,14 @@ config_copy(cfg_t *cfg, const char *path)
 	c->user = xstrdup(cfg_getstr(cfg, "user"));
 	c->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
 	c->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
-	c->nlocal_domains = cfg_size(cfg, "local_domains");
-	c->local_domains = xcalloc(c->nlocal_domains, sizeof(char *));
-	for (i = 0; i < c->nlocal_domains; i++) {
-		c->local_domains[i] = xstrdup(cfg_getnstr(cfg, "local_domains", i));
-		lowercase(c->local_domains[i]);
-	}
+	c->local_domains = copy_list(cfg, "local_domains", &c->nlocal_domains, 1);
+	c->internal_only = copy_list(cfg, "internal_only", &c->ninternal_only, 1);
+	c->strip_headers = copy_list(cfg, "strip_headers", &c->nstrip_headers, 0);
+	c->received_client_ip = cfg_getbool(cfg, "received_client_ip");
+	c->enforce_header_from = cfg_getbool(cfg, "enforce_header_from");
+	c->bare_lf_normalize = strcmp(cfg_getstr(cfg, "bare_lf"), "normalize") == 0;
+	if (cfg_size(cfg_getsec(cfg, "senders"), "file") > 0)
+		c->senders_file = xstrdup(cfg_getstr(cfg_getsec(cfg, "senders"), "file"));
 	copy_listens(c, cfg);
 
 	c->tls_certificate = xstrdup(cfg_getstr(tls, "certificate"));
@@ -421,6 +523,17 @@ config_copy(cfg_t *cfg, const char *path)
 	c->message_size = cfg_getint(limits, "message_size");
 	c->recipients = cfg_getint(limits, "recipients");
 	c->errors = cfg_getint(limits, "errors");
+	c->header_size = cfg_getint(limits, "header_size");
+	c->connections = cfg_getint(limits, "connections");
+	c->connections_per_ip = cfg_getint(limits, "connections_per_ip");
+	c->connection_rate = cfg_getint(limits, "connection_rate");
+	c->messages_per_hour = cfg_getint(limits, "messages_per_hour");
+	c->recipients_per_hour = cfg_getint(limits, "recipients_per_hour");
+	if (cfg_size(limits, "login_limits_file") > 0)
+		c->login_limits_file = xstrdup(cfg_getstr(limits, "login_limits_file"));
+	c->auth_failures = cfg_getint(limits, "auth_failures");
+	c->auth_failure_window = cfg_getint(limits, "auth_failure_window");
+	c->auth_ban = cfg_getint(limits, "auth_ban");
 	c->timeout_command = cfg_getint(timeouts, "command");
 	c->timeout_data = cfg_getint(timeouts, "data");
 	c->timeout_handshake = cfg_getint(timeouts, "handshake");
@@ -455,11 +568,13 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < c->nlocal_domains; i++)
-		free(c->local_domains[i]);
+	free_list(c->local_domains, c->nlocal_domains);
+	free_list(c->internal_only, c->ninternal_only);
+	free_list(c->strip_headers, c->nstrip_headers);
+	free(c->senders_file);
+	free(c->login_limits_file);
 	for (i = 0; i < c->nlistens; i++)
 		free(c->listens[i].address);
-	free(c->local_domains);
 	free(c->listens);
 	free(c->path);
 	free(c->hostname);

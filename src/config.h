@@ -46,6 +46,25 @@ struct config {
 	long long	 message_size;
 	int		 recipients;
 	int		 errors;
+	int		 header_size;
+	int		 connections;		/* at once, in all */
+	int		 connections_per_ip;	/* at once, per client address */
+	int		 connection_rate;	/* new connections per minute per address */
+	int		 messages_per_hour;	/* per login; 0: no limit */
+	int		 recipients_per_hour;	/* per login; 0: no limit */
+	char		*login_limits_file;	/* per-login overrides, or NULL */
+	int		 auth_failures;		/* before a ban */
+	int		 auth_failure_window;	/* seconds */
+	int		 auth_ban;		/* seconds */
+
+	char		*senders_file;		/* NULL: a login sends as itself */
+	char	       **internal_only;		/* logins limited to local domains */
+	size_t		 ninternal_only;
+	char	       **strip_headers;
+	size_t		 nstrip_headers;
+	int		 received_client_ip;
+	int		 enforce_header_from;
+	int		 bare_lf_normalize;	/* bare_lf = "normalize" */
 
 	int		 timeout_command;
 	int		 timeout_data;

@@ -27,6 +27,7 @@
 #include "control.h"
 #include "listener.h"
 #include "log.h"
+#include "policy.h"
 #include "session.h"
 #include "spool.h"
 #include "tls.h"
@@ -146,6 +147,10 @@ main(int argc, char *argv[])
 
 	if ((conf = config_load(path)) == NULL)
 		return 1;
+	if (policy_init(conf) == -1) {
+		config_free(conf);
+		return 1;
+	}
 	if (check) {
 		printf("%s: configuration OK\n", path);
 		config_free(conf);
@@ -194,6 +199,7 @@ out:
 		log_errx("event=start result=fail");
 	SSL_CTX_free(srv.ssl_ctx);
 	event_base_free(srv.base);
+	policy_free();
 	config_free(conf);
 	return rc;
 }

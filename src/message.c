@@ -16,7 +16,8 @@
  * command's CRLF), whatever errors came before it and however the stream
  * was split into chunks: all state lives in struct msg_reader.
  *
- * Each input byte yields at most one output byte.  A CR is written when it
+ * Each input byte yields at most one output byte (two for a bare LF when
+ * normalize_lf is set).  A CR is written when it
  * is read: if no LF follows, the message is refused anyway.  The CR after a
  * line's first dot is never written: it is either the terminator's or bare.
  */
@@ -62,6 +63,13 @@ msg_text(struct msg_reader *r, char c, char *out, size_t *outlen)
 		return;
 	}
 	r->state = ST_TEXT;
+	if (c == '\n' && r->normalize_lf) {
+		/* A soft line end: the length restarts, ST_BOL does not. */
+		msg_put(r, '\r', out, outlen);
+		msg_put(r, '\n', out, outlen);
+		r->line_len = 0;
+		return;
+	}
 	if (c == '\n')
 		msg_fail(r, MSG_ERR_BARE_LF);
 	else if (c == '\0')
@@ -81,6 +89,7 @@ msg_reader_init(struct msg_reader *r, size_t max_size)
 	r->max_size = max_size;
 	r->error = MSG_OK;
 	r->done = 0;
+	r->normalize_lf = 0;
 }
 
 size_t
@@ -147,7 +156,7 @@ msg_error_reply(enum msg_error e)
 	case MSG_ERR_NUL:
 		return "550 5.6.0 Message refused: NUL byte in data";
 	case MSG_ERR_LINE_TOO_LONG:
-		return "550 5.5.6 Message refused: line longer than 998 octets";
+		return "550 5.6.0 Message refused: line longer than 998 octets";
 	case MSG_ERR_TOO_BIG:
 		return "552 5.3.4 Message size exceeds fixed maximum message "
 		    "size";

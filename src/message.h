@@ -31,14 +31,21 @@ struct msg_reader {
 	size_t		 max_size;	/* 0: no limit */
 	enum msg_error	 error;		/* the first error seen */
 	int		 done;		/* the terminating CRLF.CRLF has been consumed */
+	int		 normalize_lf;	/* set after init: bare LF becomes CRLF */
 };
 
-/* Starts a message; the DATA command's own CRLF counts as the first line end. */
+/*
+ * Starts a message; the DATA command's own CRLF counts as the first line end.
+ * With normalize_lf set, a bare LF is written as CRLF instead of refusing
+ * the message, but it still never starts a line that could end the data
+ * or lose a transparency dot: "<LF>.<CR><LF>" stays message text.
+ */
 void	msg_reader_init(struct msg_reader *r, size_t max_size);
 
 /*
  * Consumes DATA bytes from in[0..inlen) and writes message bytes to out
- * (which has room for inlen bytes), setting *outlen.  Returns the number of
+ * (which has room for inlen bytes, 2 * inlen with normalize_lf), setting
+ * *outlen.  Returns the number of
  * input bytes consumed: all of them, or fewer when the end of data was
  * reached (r->done is then set and the bytes after the terminator belong to
  * the next command).  After an error the reader keeps scanning for the end

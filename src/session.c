@@ -29,8 +29,10 @@
 
 #include "auth.h"
 #include "config.h"
+#include "headers.h"
 #include "log.h"
 #include "message.h"
+#include "policy.h"
 #include "session.h"
 #include "smtp_parse.h"
 #include "spool.h"
@@ -88,6 +90,15 @@ struct session {
 	struct spool_file	 spool;
 	int			 spool_open;
 	time_t			 arrival;
+	char			*hdr;		/* the header section while it arrives */
+	size_t			 hdrlen;
+	int			 in_headers;
+	const char		*refusal;	/* decided during DATA, told at its end */
+	char			 refusal_buf[POLICY_REPLY_MAX];
+	char			 policy_buf[POLICY_REPLY_MAX];
+	const char		*connect_refusal;
+	int			 auth_failures;
+	struct event		*tarpit;
 
 	struct worker_job	 job;
 	int			 job_pending;
@@ -110,6 +121,8 @@ struct session {
 };
 
 static void	session_process(struct session *);
+static void	auth_refuse(struct session *);
+static void	headers_end(struct session *, size_t, int);
 static void	session_close(struct session *, const char *reason);
 static void	session_readcb(struct bufferevent *, void *);
 static void	session_writecb(struct bufferevent *, void *);
@@ -163,6 +176,11 @@ transaction_reset(struct session *s)
 	s->nrcpts = 0;
 	s->have_from = 0;
 	s->from[0] = '\0';
+	free(s->hdr);
+	s->hdr = NULL;
+	s->hdrlen = 0;
+	s->in_headers = 0;
+	s->refusal = NULL;
 	if (s->spool_open) {
 		spool_abort(&s->spool);
 		s->spool_open = 0;
@@ -177,6 +195,9 @@ session_free(struct session *s)
 		SSL_shutdown(bufferevent_openssl_get_ssl(s->bev));	/* close_notify */
 	auth_conn_free(s->auth);
 	free(s->auth_in);
+	if (s->tarpit != NULL)
+		event_free(s->tarpit);
+	policy_disconnect(s->client);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);	/* closes fd once TLS owns it */
 	if (s->fd != -1)
@@ -216,11 +237,17 @@ session_finish(struct session *s)
 static void
 banner(struct session *s)
 {
-	/* RFC 5321 §4.2: no software name or version is disclosed. */
-	reply(s, "220 %s ESMTP", s->conf->hostname);
 	s->state = S_CMD;
 	set_read_timeout(s, s->conf->timeout_command);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (s->connect_refusal != NULL) {
+		s->verb = "CONNECT";
+		reply(s, "%s", s->connect_refusal);
+		session_finish(s);
+		return;
+	}
+	/* RFC 5321 §4.2: no software name or version is disclosed. */
+	reply(s, "220 %s ESMTP", s->conf->hostname);
 }
 
 static void
@@ -351,8 +378,10 @@ auth_done(struct worker_job *job)
 		s->srv->stats.auth_failed++;
 		log_info("session=%s client=%s event=auth result=fail mech=%s reason=\"%s\"",
 		    s->id, s->client, s->mech, s->auth_why);
-		reply(s, "535 5.7.8 Authentication credentials invalid");
-		break;
+		auth_conn_free(s->auth);
+		s->auth = NULL;
+		auth_refuse(s);
+		return;
 	case AUTH_BADPROT:
 		reply(s, "501 5.5.2 Malformed authentication response");
 		break;
@@ -371,6 +400,46 @@ auth_done(struct worker_job *job)
 	}
 	bufferevent_enable(s->bev, EV_READ);
 	session_process(s);
+}
+
+static void
+tarpit_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int banned = s->state == S_CLOSING;
+
+	s->verb = "AUTH";
+	reply(s, "535 5.7.8 Authentication credentials invalid");
+	if (banned) {
+		reply(s, "421 4.7.0 %s Too many failed authentications from your "
+		    "address; try again later", s->conf->hostname);
+		session_finish(s);
+		return;
+	}
+	s->state = S_CMD;
+	bufferevent_enable(s->bev, EV_READ);
+	session_process(s);
+}
+
+/*
+ * A failed AUTH: the 535 waits out the tarpit (without blocking the loop),
+ * and a failure that locks the address out ends the session.
+ */
+static void
+auth_refuse(struct session *s)
+{
+	struct timeval tv = { 0, 0 };
+	int banned;
+
+	tv.tv_sec = policy_auth_failed(s->client, ++s->auth_failures, &banned);
+	if (s->tarpit == NULL &&
+	    (s->tarpit = evtimer_new(s->srv->base, tarpit_done, s)) == NULL) {
+		session_close(s, "error");
+		return;
+	}
+	s->state = banned ? S_CLOSING : S_BUSY;
+	bufferevent_disable(s->bev, EV_READ);
+	evtimer_add(s->tarpit, &tv);
 }
 
 /* Decodes a base64 client response and hands the step to the auth pool. */
@@ -547,6 +616,10 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 		reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return;
 	}
+	if ((why = policy_check_sender(s->login, m.addr, s->policy_buf)) != NULL) {
+		reply(s, "%s", why);
+		return;
+	}
 	strcpy(s->from, m.addr);
 	s->have_from = 1;
 	reply(s, "250 2.1.0 Sender ok");
@@ -577,6 +650,11 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 		/* RFC 5321 §4.5.1: <postmaster> means ours. */
 		snprintf(r.addr, sizeof(r.addr), "postmaster@%s",
 		    s->conf->local_domains[0]);
+	}
+	if ((why = policy_check_rcpt(s->login, r.addr, s->nrcpts,
+	    s->policy_buf)) != NULL) {
+		reply(s, "%s", why);
+		return;
 	}
 	if ((v = realloc(s->rcpts, (s->nrcpts + 1) * sizeof(*v))) == NULL ||
 	    (v[s->nrcpts] = strdup(r.addr)) == NULL) {
@@ -623,6 +701,15 @@ cmd_data(struct session *s)
 	}
 	s->spool_open = 1;
 	msg_reader_init(&s->reader, s->conf->message_size);
+	s->reader.normalize_lf = s->conf->bare_lf_normalize;
+	if ((s->hdr = malloc(s->conf->header_size)) == NULL) {
+		transaction_reset(s);
+		reply(s, "452 4.3.0 Insufficient system resources");
+		return;
+	}
+	s->hdrlen = 0;
+	s->in_headers = 1;
+	s->refusal = NULL;
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->state = S_DATA;
 	set_read_timeout(s, s->conf->timeout_data);
@@ -652,6 +739,7 @@ commit_done(struct worker_job *job)
 			reply(s, "451 4.3.0 Queue file write error");
 	} else {
 		s->spool_open = 0;	/* it is the queue's now */
+		policy_count_message(s->login, s->nrcpts);
 		s->messages++;
 		s->srv->stats.messages++;
 		s->srv->stats.bytes += s->spool.size;
@@ -677,8 +765,13 @@ static void
 data_end(struct session *s)
 {
 	s->verb = "DATA";
-	if (s->reader.error != MSG_OK) {
-		reply(s, "%s", msg_error_reply(s->reader.error));
+	if (s->reader.error == MSG_OK && s->in_headers && s->refusal == NULL)
+		headers_end(s, s->hdrlen, 0);	/* a message with no body */
+	if (s->reader.error == MSG_OK && s->refusal == NULL && s->spool.error)
+		s->refusal = "451 4.3.0 Queue file write error";
+	if (s->reader.error != MSG_OK || s->refusal != NULL) {
+		reply(s, "%s", s->reader.error != MSG_OK ?
+		    msg_error_reply(s->reader.error) : s->refusal);
 		transaction_reset(s);
 		s->state = S_CMD;
 		set_read_timeout(s, s->conf->timeout_command);
@@ -690,6 +783,134 @@ data_end(struct session *s)
 	s->state = S_BUSY;
 	bufferevent_disable(s->bev, EV_READ);
 	worker_submit(s->srv->io_pool, &s->job);
+}
+
+/* Our trace field (RFC 5321 §4.4): no client address unless configured. */
+static void
+write_received(struct session *s)
+{
+	char buf[1024], date[64];
+	struct tm tm;
+	int n = 0;
+
+	gmtime_r(&s->arrival, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	if (s->conf->received_client_ip)
+		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n\t",
+		    s->helo, s->client);
+	else
+		n = snprintf(buf, sizeof(buf), "Received: ");
+	n += snprintf(buf + n, sizeof(buf) - n, "by %s with ESMTPSA (%s:%s:%u)\r\n"
+	    "\tid %s; %s\r\n", s->conf->hostname, s->tls_version, s->tls_cipher,
+	    s->tls_bits, s->spool.id, date);
+	spool_write(&s->spool, buf, n);
+}
+
+/*
+ * The header section is complete (its fields are hdr[0..fieldslen), followed
+ * by the empty line when has_body): check From:, strip, add our fields, write.
+ */
+static void
+headers_end(struct session *s, size_t fieldslen, int has_body)
+{
+	struct hdr_info info;
+	char *out, date[64], buf[SMTP_ADDR_MAX + 64];
+	struct tm tm;
+	size_t n, i;
+
+	s->in_headers = 0;
+	if ((out = malloc(fieldslen + 1)) == NULL) {
+		s->refusal = "452 4.3.0 Insufficient system resources";
+		return;
+	}
+	n = hdr_rewrite(s->hdr, fieldslen, (const char *const *)s->conf->strip_headers,
+	    s->conf->nstrip_headers, out, &info);
+	if (info.error == HDR_ERR_SYNTAX)
+		s->refusal = "550 5.6.0 Message refused: malformed header section";
+	else if (info.error == HDR_ERR_FROM_MULTIPLE)
+		s->refusal = "550 5.6.0 Message refused: more than one From: header field";
+	else if (info.error == HDR_ERR_FROM_SYNTAX && s->conf->enforce_header_from)
+		s->refusal = "550 5.7.1 Message refused: cannot read the address in the From: header field";
+	else if (info.error == HDR_OK && s->conf->enforce_header_from) {
+		for (i = 0; i < info.nfrom; i++)
+			if (!policy_owns(s->login, info.from[i])) {
+				snprintf(s->refusal_buf, sizeof(s->refusal_buf),
+				    "550 5.7.1 Message refused: From: address <%s> "
+				    "not owned by %s", info.from[i], s->login);
+				s->refusal = s->refusal_buf;
+				break;
+			}
+	}
+	if (s->refusal != NULL) {
+		free(out);
+		return;
+	}
+	write_received(s);
+	spool_write(&s->spool, out, n);
+	free(out);
+	/* RFC 6409 §8.2, §8.3: an MSA adds what the client left out. */
+	if (!info.has_message_id) {
+		n = snprintf(buf, sizeof(buf), "Message-ID: <%s@%s>\r\n",
+		    s->spool.id, s->conf->hostname);
+		spool_write(&s->spool, buf, n);
+	}
+	if (!info.has_date) {
+		gmtime_r(&s->arrival, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		n = snprintf(buf, sizeof(buf), "Date: %s\r\n", date);
+		spool_write(&s->spool, buf, n);
+	}
+	if (info.error == HDR_ERR_FROM_MISSING) {
+		n = snprintf(buf, sizeof(buf), "From: <%s>\r\n", s->from);
+		spool_write(&s->spool, buf, n);
+	}
+	if (has_body)
+		spool_write(&s->spool, "\r\n", 2);
+}
+
+/*
+ * Message bytes go to the spool, except the header section, which is held
+ * (up to limits.header_size) until it is complete and can be rewritten.
+ */
+static void
+message_write(struct session *s, const char *buf, size_t len)
+{
+	size_t room, start, take;
+	const char *end;
+
+	if (s->refusal != NULL)
+		return;
+	if (!s->in_headers) {
+		spool_write(&s->spool, buf, len);
+		return;
+	}
+	room = s->conf->header_size - s->hdrlen;
+	take = len < room ? len : room;
+	start = s->hdrlen > 3 ? s->hdrlen - 3 : 0;
+	memcpy(s->hdr + s->hdrlen, buf, take);
+	s->hdrlen += take;
+	if (s->hdrlen >= 2 && s->hdr[0] == '\r' && s->hdr[1] == '\n')
+		end = s->hdr;		/* no header fields at all */
+	else
+		end = memmem(s->hdr + start, s->hdrlen - start, "\r\n\r\n", 4);
+	if (end == NULL) {
+		if (take < len || s->hdrlen == (size_t)s->conf->header_size) {
+			snprintf(s->refusal_buf, sizeof(s->refusal_buf),
+			    "552 5.3.4 Message header section exceeds %d octets",
+			    s->conf->header_size);
+			s->refusal = s->refusal_buf;
+		}
+		return;
+	}
+	/* fields, then the empty line, then body bytes that came along */
+	start = end == s->hdr ? 0 : (size_t)(end - s->hdr) + 2;
+	headers_end(s, start, 1);
+	if (s->refusal == NULL) {
+		spool_write(&s->spool, s->hdr + start + 2, s->hdrlen - start - 2);
+		spool_write(&s->spool, buf + take, len - take);
+	}
+	free(s->hdr);
+	s->hdr = NULL;
 }
 
 /* Streams DATA to the spool file: memory stays fixed whatever the size. */
@@ -704,10 +925,11 @@ data_input(struct session *s)
 	while (s->state == S_DATA && evbuffer_get_length(in) > 0) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		n = v.iov_len < sizeof(out) ? v.iov_len : sizeof(out);
+		/* Room for a bare LF turned into CRLF: see msg_reader_feed. */
+		n = v.iov_len < sizeof(out) / 2 ? v.iov_len : sizeof(out) / 2;
 		used = msg_reader_feed(&s->reader, v.iov_base, n, out, &outlen);
 		if (outlen > 0 && s->reader.error == MSG_OK)
-			spool_write(&s->spool, out, outlen);
+			message_write(s, out, outlen);
 		evbuffer_drain(in, used);
 		if (s->reader.done)
 			data_end(s);
@@ -985,6 +1207,10 @@ session_start(struct server *srv, evutil_socket_t fd,
 	log_info("session=%s client=%s event=connect port=%d tls=%s", s->id,
 	    s->client, l->port, l->tls == LISTEN_IMPLICIT ? "implicit" : "starttls");
 
+	s->connect_refusal = policy_connect(s->client, s->policy_buf);
+	if (s->connect_refusal != NULL)
+		log_info("session=%s client=%s event=refuse reply=\"%s\"", s->id,
+		    s->client, s->connect_refusal);
 	if (l->tls == LISTEN_IMPLICIT) {
 		if (tls_wrap(s) == -1)
 			session_close(s, "tls-error");

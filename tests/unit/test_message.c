@@ -369,7 +369,7 @@ check_replies(void)
 		{ MSG_ERR_BARE_CR, "550 5.6.0 Message refused: bare CR in "
 		    "data" },
 		{ MSG_ERR_NUL, "550 5.6.0 Message refused: NUL byte in data" },
-		{ MSG_ERR_LINE_TOO_LONG, "550 5.5.6 Message refused: line "
+		{ MSG_ERR_LINE_TOO_LONG, "550 5.6.0 Message refused: line "
 		    "longer than 998 octets" },
 		{ MSG_ERR_TOO_BIG, "552 5.3.4 Message size exceeds fixed "
 		    "maximum message size" },

@@ -519,6 +519,9 @@ test_mail(void)
 	mail(S("FROM:<a@b.test> AUTH=a+2bb"), BAD_AUTHP, NULL, 0, 0);
 	mail(S("FROM:<a@b.test> AUTH=a+2"), BAD_AUTHP, NULL, 0, 0);
 	mail(S("FROM:<a@b.test> AUTH=a=b"), BAD_AUTHP, NULL, 0, 0);
+	mail(S("FROM:<a@b.test> AUTH=+ZZ"), BAD_AUTHP, NULL, 0, 0);
+	mail(S("FROM:<a@b.test> AUTH=a\x01"), BAD_AUTHP, NULL, 0, 0);
+	mail(S("FROM:<a@b.test> AUTH=a\x7f"), BAD_AUTHP, NULL, 0, 0);
 	mail(S("FROM:<a@b.test> AUTH="), BAD_AUTHP, NULL, 0, 0);
 	mail(S("FROM:<a@b.test> AUTH"), BAD_AUTHP, NULL, 0, 0);
 	mail(S("FROM:<a@b.test> AUTH=<> AUTH=<>"), DUPLICATE, NULL, 0, 0);
@@ -590,6 +593,8 @@ test_auth(void)
 	auth(S("PLAIN AGFsaWNlAHNlY3JldA=="), NULL, "PLAIN",
 	    "AGFsaWNlAHNlY3JldA==");
 	auth(S("PLAIN a+/b"), NULL, "PLAIN", "a+/b");
+	auth(S("PLAIN A"), NULL, "PLAIN", "A");
+	auth(S("plain =="), NULL, "PLAIN", "==");
 	auth(S("ABCDEFGHIJKLMNOPQRST"), NULL, "ABCDEFGHIJKLMNOPQRST", NULL);
 	auth(S("ABCDEFGHIJKLMNOPQRSTU"), AUTH_SYNTAX, NULL, NULL);
 	auth(S("ABCDEFGHIJKLMNOPQRSTU dGVzdA=="), AUTH_SYNTAX, NULL, NULL);

@@ -1,0 +1,447 @@
+/*
+ * headers.c - header section rewriting for submission (RFC 5322 §2.2, §3.4,
+ * §3.6; RFC 6409 §8).
+ *
+ * Responsible for the header section the DATA reader hands over: where it
+ * ends, dropping the fields the configuration names, and reading the From:
+ * field so that policy can check it.  Not responsible for the body, for
+ * deciding what to strip, or for judging the addresses.  Every function reads
+ * only the byte range it is given, which may hold any byte, and allocates
+ * nothing.
+ *
+ * The From: parser is narrower than RFC 5322 on purpose: no obsolete syntax
+ * (routes, CFWS inside an addr-spec, empty list elements), no domain
+ * literals, no 8-bit bytes.  What it cannot read with confidence it refuses,
+ * and policy then refuses the message: a From: that we read one way and a
+ * mail reader another is how sender checks get bypassed.
+ */
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "headers.h"
+
+/* A position in a From: field body. */
+struct cur {
+	const char	*s;
+	size_t		 len;
+	size_t		 i;
+};
+
+/* ASCII only: <ctype.h> depends on the locale and wants unsigned char. */
+static char
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* s[0..len) starts with p[0..plen), ignoring ASCII case. */
+static int
+iprefix(const char *s, size_t len, const char *p, size_t plen)
+{
+	size_t i;
+
+	if (len < plen)
+		return 0;
+	for (i = 0; i < plen; i++)
+		if (lower(s[i]) != lower(p[i]))
+			return 0;
+	return 1;
+}
+
+static int
+ieq(const char *s, size_t len, const char *word)
+{
+	size_t wlen = strlen(word);
+
+	return len == wlen && iprefix(s, len, word, wlen);
+}
+
+static int
+is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* RFC 5234 appendix B.1 VCHAR: no controls, no space, no 8-bit bytes. */
+static int
+is_vchar(char c)
+{
+	return c >= '!' && c <= '~';
+}
+
+/* RFC 5322 §3.2.3 atext. */
+static int
+is_atext(char c)
+{
+	return is_vchar(c) && strchr("()<>[]:;@\\,.\"", c) == NULL;
+}
+
+size_t
+hdr_section_len(const char *buf, size_t len)
+{
+	size_t i;
+
+	/* RFC 5322 §2.1: the header section may be empty. */
+	if (len >= 2 && buf[0] == '\r' && buf[1] == '\n')
+		return 2;
+	for (i = 0; i + 4 <= len; i++)
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0)
+			return i + 4;
+	return 0;
+}
+
+int
+hdr_name_matches(const char *name, size_t namelen,
+    const char *const *patterns, size_t npatterns)
+{
+	const char *p;
+	size_t i, plen;
+
+	for (i = 0; i < npatterns; i++) {
+		if ((p = patterns[i]) == NULL)
+			continue;
+		plen = strlen(p);
+		if (plen > 0 && p[plen - 1] == '*') {
+			/* A bare "*" would strip every field, From: too. */
+			if (plen > 1 && iprefix(name, namelen, p, plen - 1))
+				return 1;
+		} else if (ieq(name, namelen, p))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The line at in[pos..len): sets *end where its text ends and returns where
+ * the next line starts.  RFC 5322 §2.2: lines end with CRLF; a last line
+ * without one is still a line.
+ */
+static size_t
+line_next(const char *in, size_t len, size_t pos, size_t *end)
+{
+	size_t i;
+
+	for (i = pos; i + 1 < len; i++) {
+		if (in[i] == '\r' && in[i + 1] == '\n') {
+			*end = i;
+			return i + 2;
+		}
+	}
+	*end = len;
+	return len;
+}
+
+/*
+ * RFC 5322 §3.6.8: field-name = 1*ftext, ftext = %d33-57 / %d59-126, and
+ * the colon right after it.  The length of the name, or 0 when the line
+ * is no field.  "From :" (obs-optional, §4.5.8) is refused: it is exactly
+ * what one reader takes for From: and another does not.
+ */
+static size_t
+field_name(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && s[i] != ':'; i++)
+		if (!is_vchar(s[i]))
+			return 0;
+	return i < len ? i : 0;
+}
+
+/* info->error is the first problem found. */
+static void
+set_error(struct hdr_info *info, enum hdr_error e)
+{
+	if (info->error == HDR_OK)
+		info->error = e;
+}
+
+/*
+ * RFC 5322 §3.6: one From: field holding at least one mailbox.  Policy
+ * sees no address of a section that has any problem.
+ */
+static void
+from_check(struct hdr_info *info, const char *body, size_t len,
+    size_t nfields)
+{
+	int n = -1;
+
+	if (nfields == 0)
+		set_error(info, HDR_ERR_FROM_MISSING);
+	else if (nfields > 1)
+		set_error(info, HDR_ERR_FROM_MULTIPLE);
+	else if ((n = hdr_parse_from(body, len, info->from,
+	    HDR_FROM_MAX)) == -1)
+		set_error(info, HDR_ERR_FROM_SYNTAX);
+	if (info->error == HDR_OK)
+		info->nfrom = (size_t)n;
+	else
+		memset(info->from, 0, sizeof(info->from));
+}
+
+size_t
+hdr_rewrite(const char *in, size_t inlen, const char *const *strip,
+    size_t nstrip, char *out, struct hdr_info *info)
+{
+	size_t pos, next, end, nlen, o = 0, nfrom = 0, fbody = 0, fend = 0;
+	int skip = 0, infrom = 0;
+
+	memset(info, 0, sizeof(*info));
+	for (pos = 0; pos < inlen; pos = next) {
+		next = line_next(in, inlen, pos, &end);
+		if (is_wsp(in[pos])) {
+			/* RFC 5322 §2.2.3: folded, part of the field above. */
+			if (pos == 0)
+				set_error(info, HDR_ERR_SYNTAX);
+			if (infrom)
+				fend = end;
+		} else if ((nlen = field_name(in + pos, end - pos)) == 0) {
+			set_error(info, HDR_ERR_SYNTAX);
+			skip = infrom = 0;
+		} else {
+			skip = hdr_name_matches(in + pos, nlen, strip, nstrip);
+			infrom = ieq(in + pos, nlen, "From") && nfrom++ == 0;
+			if (infrom) {
+				fbody = pos + nlen + 1;
+				fend = end;
+			}
+			if (ieq(in + pos, nlen, "Message-ID"))
+				info->has_message_id = 1;
+			if (ieq(in + pos, nlen, "Date"))
+				info->has_date = 1;
+		}
+		if (!skip) {
+			memcpy(out + o, in + pos, next - pos);
+			o += next - pos;
+		}
+	}
+	from_check(info, in + fbody, fend - fbody, nfrom);
+	return o;
+}
+
+/*
+ * RFC 5322 §3.2.2 FWS: a space or tab, or CRLF followed by one (or ending
+ * the body, for callers that pass the field's last CRLF along).
+ */
+static int
+fws(struct cur *c)
+{
+	size_t left = c->len - c->i;
+
+	if (left > 0 && is_wsp(c->s[c->i])) {
+		c->i++;
+		return 1;
+	}
+	if (left >= 2 && c->s[c->i] == '\r' && c->s[c->i + 1] == '\n' &&
+	    (left == 2 || is_wsp(c->s[c->i + 2]))) {
+		c->i += 2;
+		return 1;
+	}
+	return 0;
+}
+
+/* RFC 5322 §3.2.1 quoted-pair, after its backslash. */
+static int
+quoted_pair(struct cur *c)
+{
+	if (c->i == c->len || (!is_vchar(c->s[c->i]) && !is_wsp(c->s[c->i])))
+		return -1;
+	c->i++;
+	return 0;
+}
+
+/*
+ * RFC 5322 §3.2.2 comment, at its '('.  Comments nest: a depth counter
+ * rather than recursion, so that no input can exhaust the stack.
+ */
+static int
+comment(struct cur *c)
+{
+	size_t depth = 0;
+	char ch;
+
+	for (;;) {
+		if (fws(c))
+			continue;
+		if (c->i == c->len)
+			return -1;
+		ch = c->s[c->i++];
+		if (ch == '(')
+			depth++;
+		else if (ch == ')' && --depth == 0)
+			return 0;
+		else if (ch == '\\' ? quoted_pair(c) == -1 : !is_vchar(ch))
+			return -1;
+	}
+}
+
+/* RFC 5322 §3.2.2 CFWS, possibly empty. */
+static int
+cfws(struct cur *c)
+{
+	while (c->i < c->len) {
+		if (c->s[c->i] == '(') {
+			if (comment(c) == -1)
+				return -1;
+		} else if (!fws(c))
+			break;
+	}
+	return 0;
+}
+
+/* RFC 5322 §3.2.4 quoted-string, at its '"'. */
+static int
+quoted(struct cur *c)
+{
+	char ch;
+
+	for (c->i++;;) {
+		if (fws(c))
+			continue;
+		if (c->i == c->len)
+			return -1;
+		ch = c->s[c->i++];
+		if (ch == '"')
+			return 0;
+		if (ch == '\\' ? quoted_pair(c) == -1 : !is_vchar(ch))
+			return -1;
+	}
+}
+
+static int
+word_start(const struct cur *c)
+{
+	char ch;
+
+	if (c->i == c->len)
+		return 0;
+	ch = c->s[c->i];
+	return is_atext(ch) || ch == '.' || ch == '@' || ch == '"';
+}
+
+/*
+ * The words before a '<', a ':' or the end of a mailbox: a display name
+ * (RFC 5322 §3.2.5 phrase, with obs-phrase's dots: "John Q. Public"; RFC
+ * 2047 encoded-words are atoms here) or an addr-spec, which is one word
+ * without spaces.  [*start, *end) is the last word; *at says whether any
+ * word holds an '@' outside quotes.
+ */
+static int
+phrase(struct cur *c, size_t *nwords, int *at, size_t *start, size_t *end)
+{
+	*nwords = 0;
+	*at = 0;
+	for (;;) {
+		if (cfws(c) == -1)
+			return -1;
+		if (!word_start(c))
+			return 0;
+		*start = c->i;
+		while (c->i < c->len) {
+			if (c->s[c->i] == '"') {
+				if (quoted(c) == -1)
+					return -1;
+			} else if (word_start(c))
+				*at |= c->s[c->i++] == '@';
+			else
+				break;
+		}
+		*end = c->i;
+		(*nwords)++;
+	}
+}
+
+/*
+ * RFC 5322 §3.4 mailbox = name-addr / addr-spec.  The addr-spec is checked
+ * as an SMTP path is, so that policy compares like with like.
+ */
+static int
+mailbox(struct cur *c, char *out)
+{
+	const char *reply;
+	size_t nwords, start = 0, end = 0;
+	int at;
+
+	if (phrase(c, &nwords, &at, &start, &end) == -1)
+		return -1;
+	if (c->i < c->len && c->s[c->i] == '<') {
+		/* An unquoted '@' is in no display name: "a@b <c@d>". */
+		if (at)
+			return -1;
+		c->i++;
+		/* RFC 5322 §4.4 obs-route "<@a,@b:u@d>" falls here too. */
+		if (phrase(c, &nwords, &at, &start, &end) == -1 ||
+		    nwords != 1 || c->i == c->len || c->s[c->i] != '>')
+			return -1;
+		c->i++;
+	} else if (nwords != 1)
+		return -1;
+	return smtp_parse_address(c->s + start, end - start, out, &reply);
+}
+
+static int
+mailbox_add(struct cur *c, char out[][SMTP_ADDR_MAX + 1], size_t max,
+    size_t *n)
+{
+	if (*n == max || mailbox(c, out[*n]) == -1)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * RFC 5322 §3.4 address = mailbox / group, group = display-name ":"
+ * [group-list] ";".  A group contributes its members; an empty one, as in
+ * "Undisclosed recipients:;", nothing.  Groups do not nest.
+ */
+static int
+address(struct cur *c, char out[][SMTP_ADDR_MAX + 1], size_t max, size_t *n)
+{
+	size_t save = c->i, nwords, start, end;
+	int at;
+	char ch;
+
+	if (phrase(c, &nwords, &at, &start, &end) == -1)
+		return -1;
+	if (nwords == 0 || at || c->i == c->len || c->s[c->i] != ':') {
+		c->i = save;
+		return mailbox_add(c, out, max, n);
+	}
+	c->i++;
+	if (cfws(c) == -1)
+		return -1;
+	if (c->i < c->len && c->s[c->i] == ';') {
+		c->i++;
+		return 0;
+	}
+	for (;;) {
+		if (mailbox_add(c, out, max, n) == -1 || cfws(c) == -1 ||
+		    c->i == c->len)
+			return -1;
+		ch = c->s[c->i++];
+		if (ch == ';')
+			return 0;
+		if (ch != ',')
+			return -1;
+	}
+}
+
+/* RFC 5322 §3.6.2: from = "From:" mailbox-list, or address-list (§3.4). */
+int
+hdr_parse_from(const char *body, size_t len, char out[][SMTP_ADDR_MAX + 1],
+    size_t max)
+{
+	struct cur c = { body, len, 0 };
+	size_t n = 0;
+
+	for (;;) {
+		if (address(&c, out, max, &n) == -1 || cfws(&c) == -1)
+			return -1;
+		if (c.i == c.len)
+			break;
+		if (c.s[c.i++] != ',')
+			return -1;
+	}
+	return n > 0 && n <= INT_MAX ? (int)n : -1;
+}

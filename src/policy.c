@@ -1,0 +1,491 @@
+/*
+ * policy.c - relay rules and abuse limits.
+ *
+ * Sender binding: a login owns its own address and whatever the senders
+ * file grants it ("LOGIN ADDRESS|@DOMAIN ..."), and only ever addresses in
+ * the local domains, so a stolen password cannot send as someone else nor as
+ * a foreign domain.  Recipients are free for authenticated logins (that is
+ * what a submission server is for) except internal_only ones.
+ *
+ * Rates are counted in sliding windows of 60 slots; memory per client
+ * address or login is a few hundred bytes, and idle entries are swept.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "policy.h"
+#include "smtp_parse.h"
+#include "util/map.h"
+
+#define WIN_SLOTS	60
+#define TARPIT_MAX	10	/* seconds */
+
+struct window {
+	uint32_t	 slot[WIN_SLOTS];
+	int64_t		 last;		/* index of the newest slot */
+	int		 width;		/* seconds per slot */
+};
+
+struct grant {
+	struct grant	*next;
+	char		 addr[SMTP_ADDR_MAX + 1];	/* "a@b" or "@b" */
+};
+
+struct login_state {
+	struct grant	*grants;
+	int		 messages_per_hour;
+	int		 recipients_per_hour;
+	struct window	 messages;
+	struct window	 recipients;
+};
+
+struct client_state {
+	int		 sessions;
+	struct window	 connects;
+	struct window	 auth_failures;
+	time_t		 banned_until;
+};
+
+static const struct config *conf;
+static struct map logins;
+static struct map clients;
+static long long sessions_total;
+static time_t last_sweep;
+
+static void
+window_init(struct window *w, int seconds)
+{
+	memset(w, 0, sizeof(*w));
+	w->width = seconds >= WIN_SLOTS ? seconds / WIN_SLOTS : 1;
+}
+
+/* Clears the slots that have slid out of the window since last use. */
+static void
+window_advance(struct window *w, time_t now)
+{
+	int64_t idx = now / w->width, i;
+
+	if (idx - w->last >= WIN_SLOTS)
+		memset(w->slot, 0, sizeof(w->slot));
+	else
+		for (i = w->last + 1; i <= idx; i++)
+			w->slot[i % WIN_SLOTS] = 0;
+	if (idx > w->last)
+		w->last = idx;
+}
+
+static void
+window_add(struct window *w, time_t now, uint32_t n)
+{
+	window_advance(w, now);
+	w->slot[w->last % WIN_SLOTS] += n;
+}
+
+static uint32_t
+window_sum(struct window *w, time_t now)
+{
+	uint32_t sum = 0;
+	int i;
+
+	window_advance(w, now);
+	for (i = 0; i < WIN_SLOTS; i++)
+		sum += w->slot[i];
+	return sum;
+}
+
+static const char *
+domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+static struct login_state *
+login_get(const char *login, int create)
+{
+	struct login_state *l = map_get(&logins, login);
+
+	if (l != NULL || !create)
+		return l;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	l->messages_per_hour = conf->messages_per_hour;
+	l->recipients_per_hour = conf->recipients_per_hour;
+	window_init(&l->messages, 3600);
+	window_init(&l->recipients, 3600);
+	if (map_put(&logins, login, l) == -1) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static void
+login_free(void *p)
+{
+	struct login_state *l = p;
+	struct grant *g;
+
+	while ((g = l->grants) != NULL) {
+		l->grants = g->next;
+		free(g);
+	}
+	free(l);
+}
+
+/* Splits a line into at most max words in place; returns the count. */
+static int
+split_words(char *line, char **words, int max)
+{
+	int n = 0;
+	char *p;
+
+	if ((p = strchr(line, '#')) != NULL)
+		*p = '\0';
+	for (p = strtok(line, " \t\r\n"); p != NULL && n < max;
+	    p = strtok(NULL, " \t\r\n"))
+		words[n++] = p;
+	return p == NULL ? n : -1;
+}
+
+/* A login or granted address: local part and domain, domain local. */
+static int
+parse_local_address(const char *word, char *out, int allow_domain)
+{
+	const char *why;
+
+	if (allow_domain && word[0] == '@') {
+		char tmp[SMTP_ADDR_MAX + 1];
+
+		/* "@dom" is checked as "x@dom", then kept as "@dom". */
+		if (snprintf(tmp, sizeof(tmp), "x%s", word) >= (int)sizeof(tmp) ||
+		    smtp_parse_address(tmp, strlen(tmp), out, &why) == -1)
+			return -1;
+		memmove(out, out + 1, strlen(out));
+	} else if (smtp_parse_address(word, strlen(word), out, &why) == -1)
+		return -1;
+	return config_is_local_domain(conf, domain_of(out)) ? 0 : -1;
+}
+
+static int
+load_senders(const char *path)
+{
+	char line[4096], *w[64];
+	int lineno = 0, n, i, bad = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char login[SMTP_ADDR_MAX + 1];
+		struct login_state *l;
+
+		lineno++;
+		if ((n = split_words(line, w, 64)) == 0)
+			continue;
+		if (n < 2 || parse_local_address(w[0], login, 0) == -1) {
+			fprintf(stderr, "%s:%d: expected \"LOGIN ADDRESS|@DOMAIN ...\" "
+			    "with a login in a local domain\n", path, lineno);
+			bad = 1;
+			continue;
+		}
+		if ((l = login_get(login, 1)) == NULL)
+			abort();
+		for (i = 1; i < n; i++) {
+			struct grant *g = calloc(1, sizeof(*g));
+
+			if (g == NULL)
+				abort();
+			if (parse_local_address(w[i], g->addr, 1) == -1) {
+				fprintf(stderr, "%s:%d: %s: not an address or @domain "
+				    "in local_domains\n", path, lineno, w[i]);
+				free(g);
+				bad = 1;
+				continue;
+			}
+			g->next = l->grants;
+			l->grants = g;
+		}
+	}
+	fclose(f);
+	return bad ? -1 : 0;
+}
+
+static int
+load_login_limits(const char *path)
+{
+	char line[1024], *w[4], *end;
+	int lineno = 0, n, bad = 0;
+	long m, r;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char login[SMTP_ADDR_MAX + 1];
+		struct login_state *l;
+
+		lineno++;
+		if ((n = split_words(line, w, 4)) == 0)
+			continue;
+		errno = 0;
+		if (n == 3) {
+			m = strtol(w[1], &end, 10);
+			if (*end == '\0')
+				r = strtol(w[2], &end, 10);
+		}
+		if (n != 3 || *end != '\0' || errno != 0 || m < 0 || r < 0 ||
+		    m > INT32_MAX || r > INT32_MAX ||
+		    parse_local_address(w[0], login, 0) == -1) {
+			fprintf(stderr, "%s:%d: expected \"LOGIN MESSAGES_PER_HOUR "
+			    "RECIPIENTS_PER_HOUR\"\n", path, lineno);
+			bad = 1;
+			continue;
+		}
+		if ((l = login_get(login, 1)) == NULL)
+			abort();
+		l->messages_per_hour = m;
+		l->recipients_per_hour = r;
+	}
+	fclose(f);
+	return bad ? -1 : 0;
+}
+
+int
+policy_init(const struct config *c)
+{
+	conf = c;
+	map_init(&logins);
+	map_init(&clients);
+	if (c->senders_file != NULL && load_senders(c->senders_file) == -1)
+		return -1;
+	if (c->login_limits_file != NULL &&
+	    load_login_limits(c->login_limits_file) == -1)
+		return -1;
+	return 0;
+}
+
+void
+policy_free(void)
+{
+	map_clear(&logins, login_free);
+	map_clear(&clients, free);
+}
+
+/* ---- client addresses ---- */
+
+static int
+client_idle(const char *key, void *value, void *arg)
+{
+	struct client_state *c = value;
+	time_t now = *(time_t *)arg;
+
+	if (c->sessions > 0 || c->banned_until > now ||
+	    window_sum(&c->connects, now) > 0 ||
+	    window_sum(&c->auth_failures, now) > 0)
+		return 0;
+	free(c);
+	return 1;
+}
+
+static struct client_state *
+client_get(const char *client, time_t now)
+{
+	struct client_state *c;
+
+	if (now - last_sweep >= 60) {
+		map_sweep(&clients, client_idle, &now);
+		last_sweep = now;
+	}
+	if ((c = map_get(&clients, client)) != NULL)
+		return c;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	window_init(&c->connects, 60);
+	window_init(&c->auth_failures, conf->auth_failure_window);
+	if (map_put(&clients, client, c) == -1) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+const char *
+policy_connect(const char *client, char *reply)
+{
+	time_t now = time(NULL);
+	struct client_state *c = client_get(client, now);
+
+	sessions_total++;
+	if (c == NULL)
+		return "421 4.3.2 Insufficient system resources; try again later";
+	c->sessions++;
+	window_add(&c->connects, now, 1);
+	if (c->banned_until > now) {
+		snprintf(reply, POLICY_REPLY_MAX, "421 4.7.0 %s Too many failed "
+		    "authentications from your address; try again later",
+		    conf->hostname);
+		return reply;
+	}
+	if (sessions_total > conf->connections) {
+		snprintf(reply, POLICY_REPLY_MAX, "421 4.3.2 %s Too many "
+		    "connections; try again later", conf->hostname);
+		return reply;
+	}
+	if (c->sessions > conf->connections_per_ip) {
+		snprintf(reply, POLICY_REPLY_MAX, "421 4.7.0 %s Too many "
+		    "connections from your address; try again later",
+		    conf->hostname);
+		return reply;
+	}
+	if (conf->connection_rate > 0 &&
+	    window_sum(&c->connects, now) > (uint32_t)conf->connection_rate) {
+		snprintf(reply, POLICY_REPLY_MAX, "421 4.7.0 %s Too many new "
+		    "connections from your address; try again later",
+		    conf->hostname);
+		return reply;
+	}
+	return NULL;
+}
+
+void
+policy_disconnect(const char *client)
+{
+	struct client_state *c = map_get(&clients, client);
+
+	sessions_total--;
+	if (c != NULL && c->sessions > 0)
+		c->sessions--;
+}
+
+int
+policy_auth_failed(const char *client, int nth, int *banned)
+{
+	time_t now = time(NULL);
+	struct client_state *c = client_get(client, now);
+	int delay;
+
+	*banned = 0;
+	if (c != NULL) {
+		window_add(&c->auth_failures, now, 1);
+		if (window_sum(&c->auth_failures, now) >=
+		    (uint32_t)conf->auth_failures && conf->auth_ban > 0) {
+			c->banned_until = now + conf->auth_ban;
+			*banned = 1;
+			log_info("client=%s event=ban reason=auth-failures failures=%u "
+			    "seconds=%d", client, window_sum(&c->auth_failures, now),
+			    conf->auth_ban);
+		}
+	}
+	/* The first failure may be a typo; each further one costs a second more. */
+	delay = nth - 1;
+	return delay > TARPIT_MAX ? TARPIT_MAX : delay;
+}
+
+/* ---- logins ---- */
+
+int
+policy_owns(const char *login, const char *addr)
+{
+	struct login_state *l;
+	struct grant *g;
+	const char *dom = domain_of(addr);
+
+	if (!config_is_local_domain(conf, dom))
+		return 0;
+	/* Local parts compare without case: nobody runs Alice and alice apart. */
+	if (strcasecmp(login, addr) == 0)
+		return 1;
+	if ((l = login_get(login, 0)) == NULL)
+		return 0;
+	for (g = l->grants; g != NULL; g = g->next) {
+		if (g->addr[0] == '@' ? strcasecmp(g->addr + 1, dom) == 0 :
+		    strcasecmp(g->addr, addr) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+const char *
+policy_check_sender(const char *login, const char *addr, char *reply)
+{
+	struct login_state *l;
+
+	if (addr[0] == '\0') {
+		/* RFC 6409 §4.1 leaves it to policy; bounces are ours to send. */
+		return "553 5.7.1 Sender address rejected: the null sender is "
+		    "not accepted for submission";
+	}
+	if (!policy_owns(login, addr)) {
+		snprintf(reply, POLICY_REPLY_MAX, "553 5.7.1 Sender address "
+		    "rejected: not owned by %s", login);
+		return reply;
+	}
+	l = login_get(login, 1);
+	if (l != NULL && l->messages_per_hour > 0 &&
+	    window_sum(&l->messages, time(NULL)) >= (uint32_t)l->messages_per_hour) {
+		snprintf(reply, POLICY_REPLY_MAX, "450 4.7.1 Rate limit exceeded: "
+		    "%s may send %d messages per hour; try again later", login,
+		    l->messages_per_hour);
+		return reply;
+	}
+	return NULL;
+}
+
+static int
+internal_only(const char *login)
+{
+	size_t i;
+
+	for (i = 0; i < conf->ninternal_only; i++)
+		if (strcasecmp(conf->internal_only[i], login) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+policy_check_rcpt(const char *login, const char *addr, size_t nrcpts,
+    char *reply)
+{
+	struct login_state *l;
+
+	if (internal_only(login) && !config_is_local_domain(conf, domain_of(addr))) {
+		snprintf(reply, POLICY_REPLY_MAX, "550 5.7.1 Recipient address "
+		    "rejected: %s may send to local domains only", login);
+		return reply;
+	}
+	l = login_get(login, 1);
+	if (l != NULL && l->recipients_per_hour > 0 &&
+	    window_sum(&l->recipients, time(NULL)) + nrcpts >=
+	    (uint32_t)l->recipients_per_hour) {
+		snprintf(reply, POLICY_REPLY_MAX, "450 4.7.1 Rate limit exceeded: "
+		    "%s may send to %d recipients per hour; try again later", login,
+		    l->recipients_per_hour);
+		return reply;
+	}
+	return NULL;
+}
+
+void
+policy_count_message(const char *login, size_t nrcpts)
+{
+	struct login_state *l = login_get(login, 1);
+	time_t now = time(NULL);
+
+	if (l == NULL)
+		return;
+	window_add(&l->messages, now, 1);
+	window_add(&l->recipients, now, nrcpts);
+}

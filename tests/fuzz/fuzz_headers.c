@@ -1,0 +1,173 @@
+/*
+ * fuzz_headers.c - libFuzzer entry point for the header section module.
+ *
+ * The first byte picks a strip list, the rest is the header section.  The
+ * input is copied to a heap buffer of exactly its size (replay.c reads into
+ * a larger static one), so AddressSanitizer sees any read outside it.
+ * Besides the sanitizers, it checks what message.c and policy rely on and
+ * abort()s otherwise: the section length ends at the first empty line; the
+ * rewritten section is made of whole input lines, in order, with no field
+ * left that the list names, and is the input itself when nothing is to be
+ * stripped; rewriting it again changes nothing; every address is a
+ * NUL-terminated "local@domain" within SMTP_ADDR_MAX, domain lowercased.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headers.h"
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const list0[] = { NULL };
+static const char *const list1[] = { "Received" };
+static const char *const list2[] = {
+	"Received", "X-Originating-IP", "X-Mailer", "User-Agent", "X-Spam-*",
+};
+static const char *const list3[] = { "*", "x-*", "From", "" };
+static const char *const list4[] = { "Date", "Message-ID", "Subject" };
+
+static const struct {
+	const char *const	*names;
+	size_t			 n;
+} lists[] = {
+	{ list0, 0 },
+	{ list1, nitems(list1) },
+	{ list2, nitems(list2) },
+	{ list3, nitems(list3) },
+	{ list4, nitems(list4) },
+};
+
+/* Where the line at s[pos..len) ends, its CRLF included. */
+static size_t
+line_end(const char *s, size_t len, size_t pos)
+{
+	const char *p;
+
+	for (; pos < len; pos = (size_t)(p - s) + 1) {
+		if ((p = memchr(s + pos, '\r', len - pos)) == NULL)
+			return len;
+		if ((size_t)(p - s) + 1 < len && p[1] == '\n')
+			return (size_t)(p - s) + 2;
+	}
+	return len;
+}
+
+/* RFC 5322 §2.1: the section ends with the first empty line. */
+static void
+check_section_len(const char *buf, size_t size)
+{
+	size_t want = 0, i;
+
+	if (size >= 2 && memcmp(buf, "\r\n", 2) == 0)
+		want = 2;
+	for (i = 0; want == 0 && i + 4 <= size; i++)
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0)
+			want = i + 4;
+	if (hdr_section_len(buf, size) != want)
+		abort();
+}
+
+/* out[0..olen) is a subsequence of in's lines, none a field to strip. */
+static void
+check_lines(const char *in, size_t len, const char *out, size_t olen,
+    size_t list)
+{
+	size_t pos, next, o = 0, i;
+
+	for (pos = 0; pos < len; pos = next) {
+		next = line_end(in, len, pos);
+		if (next - pos <= olen - o &&
+		    memcmp(in + pos, out + o, next - pos) == 0)
+			o += next - pos;
+	}
+	if (o != olen)
+		abort();
+	for (pos = 0; pos < olen; pos = next) {
+		next = line_end(out, olen, pos);
+		for (i = pos; i < next && out[i] > ' ' && out[i] <= '~' &&
+		    out[i] != ':'; i++)
+			;
+		if (i > pos && i < next && out[i] == ':' &&
+		    hdr_name_matches(out + pos, i - pos, lists[list].names,
+		    lists[list].n))
+			abort();
+	}
+}
+
+static void
+check_addrs(int n, char addrs[][SMTP_ADDR_MAX + 1], size_t max)
+{
+	const char *at;
+	int i;
+
+	if (n == 0 || n < -1 || (n > 0 && (size_t)n > max))
+		abort();
+	for (i = 0; i < n; i++) {
+		if (memchr(addrs[i], '\0', SMTP_ADDR_MAX + 1) == NULL ||
+		    (at = strrchr(addrs[i], '@')) == NULL || at == addrs[i])
+			abort();
+		for (at++; *at != '\0'; at++)
+			if (*at >= 'A' && *at <= 'Z')
+				abort();
+	}
+}
+
+static void
+fuzz_rewrite(const char *buf, size_t size, size_t list)
+{
+	struct hdr_info info, again;
+	char *out, *out2;
+	size_t n, n2;
+
+	if ((out = malloc(size > 0 ? size : 1)) == NULL ||
+	    (out2 = malloc(size > 0 ? size : 1)) == NULL)
+		abort();
+	memset(&info, 0xa5, sizeof(info));
+	n = hdr_rewrite(buf, size, lists[list].names, lists[list].n, out,
+	    &info);
+	if (n > size || (lists[list].n == 0 &&
+	    (n != size || memcmp(out, buf, size) != 0)))
+		abort();
+	check_lines(buf, size, out, n, list);
+	if (info.error > HDR_ERR_FROM_SYNTAX || info.nfrom > HDR_FROM_MAX ||
+	    (info.error == HDR_OK) != (info.nfrom > 0))
+		abort();
+	check_addrs(info.nfrom > 0 ? (int)info.nfrom : -1, info.from,
+	    HDR_FROM_MAX);
+	n2 = hdr_rewrite(out, n, lists[list].names, lists[list].n, out2,
+	    &again);
+	if (n2 != n || memcmp(out, out2, n) != 0)
+		abort();
+	free(out);
+	free(out2);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char addrs[HDR_FROM_MAX][SMTP_ADDR_MAX + 1];
+	size_t list, max;
+	char *buf;
+	int n;
+
+	if (size == 0)
+		return 0;
+	list = data[0] % nitems(lists);
+	max = (size_t)data[0] / nitems(lists) % HDR_FROM_MAX + 1;
+	size--;
+	if ((buf = malloc(size > 0 ? size : 1)) == NULL)
+		abort();
+	memcpy(buf, data + 1, size);
+
+	check_section_len(buf, size);
+	fuzz_rewrite(buf, size, list);
+	memset(addrs, 0xa5, sizeof(addrs));
+	n = hdr_parse_from(buf, size, addrs, max);
+	check_addrs(n, addrs, max);
+
+	free(buf);
+	return 0;
+}
