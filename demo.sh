@@ -19,7 +19,7 @@ as_root apt-get update -qq
 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	build-essential autoconf automake pkg-config libssl-dev libevent-dev \
 	libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
-	libconfuse-dev openssl swaks >/dev/null
+	libconfuse-dev libc-ares-dev openssl swaks >/dev/null
 
 echo "== building"
 [ -x configure ] || autoreconf -fi

@@ -8,7 +8,9 @@
  * rest of the daemon never touches libconfuse.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "delivery.h"
 #include "tls.h"
 
 #define DEFAULT_SPOOL_DIR	LOCALSTATEDIR "/spool/submitd"
@@ -36,6 +39,24 @@ static const char *const known_mechs[] = {
  */
 static cfg_t *root_cfg;
 #define cfg_error(cfg, ...)	cfg_error(root_cfg, __VA_ARGS__)
+
+/*
+ * libconfuse reports its own errors (unknown keys, wrong types) against the
+ * section being parsed, which has no file name; print them against the
+ * root, whose line is the lexer's current one.
+ */
+static void
+config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	const char *sec = cfg != root_cfg && cfg->name != NULL ? cfg->name : NULL;
+
+	fprintf(stderr, "%s:%d: ", root_cfg->filename ? root_cfg->filename : "?",
+	    root_cfg->line);
+	if (sec != NULL)
+		fprintf(stderr, "%s: ", sec);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
 
 /* "section.key" for options inside a section, as submitd.conf(5) names them. */
 static const char *
@@ -188,6 +209,92 @@ check_header_patterns(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int	check_readable(cfg_t *, cfg_opt_t *);
+
+/*
+ * Next hops: "[address]:port" or "[name]" (no MX look-up, as in Postfix),
+ * "name:port" or "name" (MX look-up of name).  Port 25 by default.
+ */
+static int
+parse_host(const char *s, struct route_conf *r)
+{
+	const char *end, *colon;
+	char *p;
+	long port = 25;
+
+	if (s[0] == '[') {
+		if ((end = strchr(s, ']')) == NULL || end == s + 1)
+			return -1;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL)
+			return -1;
+		r->mx = 0;
+		r->host = strndup(s + 1, end - s - 1);
+	} else {
+		colon = strrchr(s, ':');
+		r->mx = 1;
+		r->host = colon ? strndup(s, colon - s) : strdup(s);
+	}
+	if (r->host == NULL)
+		abort();
+	if (colon != NULL) {
+		port = strtol(colon + 1, &p, 10);
+		if (*p != '\0' || port < 1 || port > 65535 || colon[1] == '\0')
+			goto bad;
+	}
+	for (p = r->host; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-:", *p) == NULL)
+			goto bad;
+	if (r->host[0] == '\0')
+		goto bad;
+	r->port = port;
+	return 0;
+bad:
+	free(r->host);
+	r->host = NULL;
+	return -1;
+}
+
+static int
+check_host(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct route_conf r;
+
+	memset(&r, 0, sizeof(r));
+	if (parse_host(cfg_opt_getnstr(opt, 0), &r) == -1) {
+		cfg_error(cfg, "%s: \"%s\" is not [address]:port, name:port or name",
+		    key_name(cfg, opt), cfg_opt_getnstr(opt, 0));
+		return -1;
+	}
+	free(r.host);
+	return 0;
+}
+
+static int
+check_tls_level(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const v[] = { "none", "may", "encrypt", "verify", NULL };
+
+	return check_one_of(cfg, opt, v);
+}
+
+/* A secret file must be readable by its owner alone. */
+static int
+check_secret_file(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	struct stat st;
+
+	if (check_readable(cfg, opt) == -1)
+		return -1;
+	if (stat(s, &st) == -1 || (st.st_mode & 077) != 0) {
+		cfg_error(cfg, "%s: %s must not be readable by group or others "
+		    "(chmod 600)", key_name(cfg, opt), s);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_pwcheck(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -292,6 +399,35 @@ static cfg_opt_t limits_opts[] = {
 	CFG_END()
 };
 
+static cfg_opt_t relay_opts[] = {
+	CFG_STR("smarthost", NULL, CFGF_NODEFAULT),
+	CFG_STR("tls", "may", CFGF_NONE),
+	CFG_STR("username", NULL, CFGF_NODEFAULT),
+	CFG_STR("password_file", NULL, CFGF_NODEFAULT),
+	CFG_END()
+};
+
+static cfg_opt_t route_opts[] = {
+	CFG_STR("host", NULL, CFGF_NODEFAULT),
+	CFG_STR("tls", "may", CFGF_NONE),
+	CFG_STR("username", NULL, CFGF_NODEFAULT),
+	CFG_STR("password_file", NULL, CFGF_NODEFAULT),
+	CFG_END()
+};
+
+static cfg_opt_t queue_opts[] = {
+	CFG_INT("retry_min", 60, CFGF_NONE),
+	CFG_INT("retry_max", 3600, CFGF_NONE),
+	CFG_INT("lifetime", 5 * 86400, CFGF_NONE),
+	CFG_INT("max_connections", 50, CFGF_NONE),
+	CFG_INT("max_per_destination", 5, CFGF_NONE),
+	CFG_INT("messages_per_connection", 100, CFGF_NONE),
+	CFG_INT("connect_timeout", 30, CFGF_NONE),
+	CFG_INT("command_timeout", 300, CFGF_NONE),
+	CFG_INT("data_timeout", 600, CFGF_NONE),
+	CFG_END()
+};
+
 static cfg_opt_t senders_opts[] = {
 	CFG_STR("file", NULL, CFGF_NODEFAULT),
 	CFG_END()
@@ -322,6 +458,10 @@ static cfg_opt_t opts[] = {
 	CFG_BOOL("received_client_ip", cfg_false, CFGF_NONE),
 	CFG_BOOL("enforce_header_from", cfg_true, CFGF_NONE),
 	CFG_STR("bare_lf", "reject", CFGF_NONE),
+	CFG_SEC("relay", relay_opts, CFGF_NONE),
+	CFG_SEC("route", route_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("queue", queue_opts, CFGF_NONE),
+	CFG_STR("resolver", NULL, CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -358,6 +498,22 @@ static const struct {
 	{ "limits|auth_failure_window", check_positive },
 	{ "limits|auth_ban", check_nonnegative },
 	{ "senders|file", check_readable },
+	{ "relay|smarthost", check_host },
+	{ "relay|tls", check_tls_level },
+	{ "relay|password_file", check_secret_file },
+	{ "route|host", check_host },
+	{ "route|tls", check_tls_level },
+	{ "route|password_file", check_secret_file },
+	{ "queue|retry_min", check_positive },
+	{ "queue|retry_max", check_positive },
+	{ "queue|lifetime", check_positive },
+	{ "queue|max_connections", check_positive },
+	{ "queue|max_per_destination", check_positive },
+	{ "queue|messages_per_connection", check_positive },
+	{ "queue|connect_timeout", check_positive },
+	{ "queue|command_timeout", check_positive },
+	{ "queue|data_timeout", check_positive },
+	{ "resolver", check_nonempty },
 	{ "strip_headers", check_header_patterns },
 	{ "bare_lf", check_bare_lf },
 	{ "timeouts|command", check_positive },
@@ -407,6 +563,11 @@ check_required(cfg_t *cfg, const char *path)
 		    path);
 		bad = 1;
 	}
+	if (cfg_size(cfg_getsec(cfg, "auth"), "mechanisms") == 0) {
+		fprintf(stderr, "%s: auth.mechanisms: at least one mechanism is needed\n",
+		    path);
+		bad = 1;
+	}
 	if (cfg_size(cfg, "tls") == 0 ||
 	    cfg_size(cfg_getsec(cfg, "tls"), "certificate") == 0 ||
 	    cfg_size(cfg_getsec(cfg, "tls"), "key") == 0) {
@@ -414,6 +575,92 @@ check_required(cfg_t *cfg, const char *path)
 		bad = 1;
 	}
 	return bad ? -1 : 0;
+}
+
+static int
+tls_level(const char *s)
+{
+	if (strcmp(s, "none") == 0)
+		return TLS_LEVEL_NONE;
+	if (strcmp(s, "encrypt") == 0)
+		return TLS_LEVEL_ENCRYPT;
+	if (strcmp(s, "verify") == 0)
+		return TLS_LEVEL_VERIFY;
+	return TLS_LEVEL_MAY;
+}
+
+/* The first line of a secret file, without its newline. */
+static char *
+read_secret(const char *path)
+{
+	char buf[1024];
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f != NULL) {
+		if (fgets(buf, sizeof(buf), f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return xstrdup(buf);
+}
+
+static int
+copy_route(struct route_conf *r, cfg_t *sec, const char *hostkey,
+    const char *path)
+{
+	if (cfg_size(sec, hostkey) > 0 &&
+	    parse_host(cfg_getstr(sec, hostkey), r) == -1)
+		return -1;
+	r->tls = tls_level(cfg_getstr(sec, "tls"));
+	if (cfg_size(sec, "username") > 0)
+		r->username = xstrdup(cfg_getstr(sec, "username"));
+	if (cfg_size(sec, "password_file") > 0)
+		r->password = read_secret(cfg_getstr(sec, "password_file"));
+	if ((r->username == NULL) != (r->password == NULL)) {
+		fprintf(stderr, "%s: %s: username and password_file go together\n",
+		    path, r->domain ? r->domain : "relay");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+free_route(struct route_conf *r)
+{
+	free(r->domain);
+	free(r->host);
+	free(r->username);
+	if (r->password != NULL)
+		explicit_bzero(r->password, strlen(r->password));
+	free(r->password);
+}
+
+static int
+copy_routes(struct config *c, cfg_t *cfg)
+{
+	size_t i, n = cfg_size(cfg, "route");
+
+	if (copy_route(&c->relay, cfg_getsec(cfg, "relay"), "smarthost",
+	    c->path) == -1)
+		return -1;
+	c->routes = xcalloc(n, sizeof(*c->routes));
+	c->nroutes = n;
+	for (i = 0; i < n; i++) {
+		cfg_t *r = cfg_getnsec(cfg, "route", i);
+
+		c->routes[i].domain = xstrdup(cfg_title(r));
+		lowercase(c->routes[i].domain);
+		if (cfg_size(r, "host") == 0) {
+			fprintf(stderr, "%s: route \"%s\": host is required\n",
+			    c->path, c->routes[i].domain);
+			return -1;
+		}
+		if (copy_route(&c->routes[i], r, "host", c->path) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static void
@@ -534,6 +781,25 @@ config_copy(cfg_t *cfg, const char *path)
 	c->auth_failures = cfg_getint(limits, "auth_failures");
 	c->auth_failure_window = cfg_getint(limits, "auth_failure_window");
 	c->auth_ban = cfg_getint(limits, "auth_ban");
+	{
+		cfg_t *q = cfg_getsec(cfg, "queue");
+
+		c->queue_retry_min = cfg_getint(q, "retry_min");
+		c->queue_retry_max = cfg_getint(q, "retry_max");
+		c->queue_lifetime = cfg_getint(q, "lifetime");
+		c->queue_max_connections = cfg_getint(q, "max_connections");
+		c->queue_max_per_destination = cfg_getint(q, "max_per_destination");
+		c->queue_messages_per_connection = cfg_getint(q, "messages_per_connection");
+		c->queue_connect_timeout = cfg_getint(q, "connect_timeout");
+		c->queue_command_timeout = cfg_getint(q, "command_timeout");
+		c->queue_data_timeout = cfg_getint(q, "data_timeout");
+	}
+	if (cfg_size(cfg, "resolver") > 0)
+		c->resolver = xstrdup(cfg_getstr(cfg, "resolver"));
+	if (copy_routes(c, cfg) == -1) {
+		config_free(c);
+		return NULL;
+	}
 	c->timeout_command = cfg_getint(timeouts, "command");
 	c->timeout_data = cfg_getint(timeouts, "data");
 	c->timeout_handshake = cfg_getint(timeouts, "handshake");
@@ -549,6 +815,7 @@ config_load(const char *path)
 	int rc;
 
 	cfg = root_cfg = cfg_init(opts, CFGF_NONE);
+	cfg_set_error_function(cfg, config_errfunc);
 	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
 		cfg_set_validate_func(cfg, validators[i].name, validators[i].fn);
 	rc = cfg_parse(cfg, path);
@@ -573,6 +840,11 @@ config_free(struct config *c)
 	free_list(c->strip_headers, c->nstrip_headers);
 	free(c->senders_file);
 	free(c->login_limits_file);
+	free(c->resolver);
+	free_route(&c->relay);
+	for (i = 0; i < c->nroutes; i++)
+		free_route(&c->routes[i]);
+	free(c->routes);
 	for (i = 0; i < c->nlistens; i++)
 		free(c->listens[i].address);
 	free(c->listens);
@@ -599,4 +871,15 @@ config_is_local_domain(const struct config *c, const char *domain)
 		if (strcasecmp(c->local_domains[i], domain) == 0)
 			return 1;
 	return 0;
+}
+
+const struct route_conf *
+config_route(const struct config *c, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (strcasecmp(c->routes[i].domain, domain) == 0)
+			return &c->routes[i];
+	return &c->relay;
 }

@@ -22,6 +22,17 @@ struct listen_conf {
 	enum listen_tls	 tls;
 };
 
+/* A next hop: relay (the default route) or a per-domain route. */
+struct route_conf {
+	char		*domain;	/* NULL for relay */
+	char		*host;		/* NULL: MX of the recipient's domain */
+	int		 port;
+	int		 mx;		/* host was not in []: look up its MX */
+	int		 tls;		/* enum tls_level (delivery.h) */
+	char		*username;
+	char		*password;	/* read from password_file at start */
+};
+
 struct config {
 	char		*path;
 	char		*hostname;
@@ -66,6 +77,20 @@ struct config {
 	int		 enforce_header_from;
 	int		 bare_lf_normalize;	/* bare_lf = "normalize" */
 
+	struct route_conf relay;
+	struct route_conf *routes;
+	size_t		 nroutes;
+	char		*resolver;		/* c-ares server list, or NULL */
+	int		 queue_retry_min;
+	int		 queue_retry_max;
+	int		 queue_lifetime;
+	int		 queue_max_connections;
+	int		 queue_max_per_destination;
+	int		 queue_messages_per_connection;
+	int		 queue_connect_timeout;
+	int		 queue_command_timeout;
+	int		 queue_data_timeout;
+
 	int		 timeout_command;
 	int		 timeout_data;
 	int		 timeout_handshake;
@@ -78,5 +103,7 @@ struct config {
 struct config	*config_load(const char *path);
 void		 config_free(struct config *);
 int		 config_is_local_domain(const struct config *, const char *domain);
+/* The route for a recipient domain: a route section, else relay. */
+const struct route_conf *config_route(const struct config *, const char *domain);
 
 #endif

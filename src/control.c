@@ -18,7 +18,9 @@
 #include "config.h"
 #include "control.h"
 #include "log.h"
-#include "session.h"
+#include "policy.h"
+#include "queue.h"
+#include "server.h"
 
 #define CONTROL_LINE_MAX	256
 
@@ -53,7 +55,11 @@ cmd_stats(struct server *srv, struct evbuffer *out)
 	    "auth_failed %llu\n"
 	    "messages %llu\n"
 	    "bytes %llu\n"
-	    "rejects %llu\n",
+	    "rejects %llu\n"
+	    "queued %zu\n"
+	    "delivered %llu\n"
+	    "deferred %llu\n"
+	    "bounced %llu\n",
 	    (long long)(time(NULL) - started),
 	    (unsigned long long)st->connections,
 	    (unsigned long long)st->sessions_now,
@@ -63,7 +69,45 @@ cmd_stats(struct server *srv, struct evbuffer *out)
 	    (unsigned long long)st->auth_failed,
 	    (unsigned long long)st->messages,
 	    (unsigned long long)st->bytes,
-	    (unsigned long long)st->rejects);
+	    (unsigned long long)st->rejects,
+	    queue_length(),
+	    (unsigned long long)st->delivered,
+	    (unsigned long long)st->deferred,
+	    (unsigned long long)st->bounced);
+}
+
+/* "verb [id]": each verb takes the argument it documents, nothing else. */
+static void
+dispatch(struct server *srv, char *line, struct evbuffer *out)
+{
+	char *verb = strtok(line, " "), *arg = strtok(NULL, " ");
+
+	if (verb == NULL || strtok(NULL, " ") != NULL)
+		evbuffer_add_printf(out, "error: usage: VERB [ID]\n");
+	else if (strcmp(verb, "stats") == 0 && arg == NULL)
+		cmd_stats(srv, out);
+	else if (strcmp(verb, "reload") == 0 && arg == NULL) {
+		if (policy_reload() == 0)
+			evbuffer_add_printf(out, "ok\nreloaded\n");
+		else
+			evbuffer_add_printf(out, "error: the senders or login limits "
+			    "file has errors; the old rules stay (see the log)\n");
+	} else if (strcmp(verb, "queue") == 0 && arg == NULL)
+		queue_list(out);
+	else if (strcmp(verb, "flush") == 0)
+		queue_flush(arg, out);
+	else if (arg == NULL)
+		evbuffer_add_printf(out, "error: unknown command or missing id\n");
+	else if (strcmp(verb, "show") == 0)
+		queue_show(arg, out);
+	else if (strcmp(verb, "delete") == 0)
+		queue_delete(arg, out);
+	else if (strcmp(verb, "hold") == 0)
+		queue_hold(arg, 1, out);
+	else if (strcmp(verb, "release") == 0)
+		queue_hold(arg, 0, out);
+	else
+		evbuffer_add_printf(out, "error: unknown command\n");
 }
 
 static void
@@ -82,10 +126,7 @@ control_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	bufferevent_disable(bev, EV_READ);
-	if (strcmp(line, "stats") == 0)
-		cmd_stats(srv, out);
-	else
-		evbuffer_add_printf(out, "error: unknown command\n");
+	dispatch(srv, line, out);
 	log_info("event=control command=\"%.40s\"", line);
 	free(line);
 	bufferevent_setcb(bev, NULL, control_done, control_event, srv);

@@ -229,37 +229,26 @@ fws(struct cur *c)
 {
 	size_t left = c->len - c->i;
 
-	if (left > 0 && is_wsp(c->s[c->i])) {
+	if (left > 0 && is_wsp(c->s[c->i]))
 		c->i++;
-		return 1;
-	}
-	if (left >= 2 && c->s[c->i] == '\r' && c->s[c->i + 1] == '\n' &&
-	    (left == 2 || is_wsp(c->s[c->i + 2]))) {
+	else if (left >= 2 && c->s[c->i] == '\r' && c->s[c->i + 1] == '\n' &&
+	    (left == 2 || is_wsp(c->s[c->i + 2])))
 		c->i += 2;
-		return 1;
-	}
-	return 0;
-}
-
-/* RFC 5322 §3.2.1 quoted-pair, after its backslash. */
-static int
-quoted_pair(struct cur *c)
-{
-	if (c->i == c->len || (!is_vchar(c->s[c->i]) && !is_wsp(c->s[c->i])))
-		return -1;
-	c->i++;
-	return 0;
+	else
+		return 0;
+	return 1;
 }
 
 /*
- * RFC 5322 §3.2.2 comment, at its '('.  Comments nest: a depth counter
- * rather than recursion, so that no input can exhaust the stack.
+ * RFC 5322 §3.2.2 comment or §3.2.4 quoted-string, at its '(' or '"': FWS,
+ * quoted-pairs (§3.2.1) and VCHARs up to the matching end.  Comments nest;
+ * a depth counter, not recursion, so that no input can exhaust the stack.
  */
 static int
-comment(struct cur *c)
+enclosed(struct cur *c)
 {
+	char open = c->s[c->i], close = open == '(' ? ')' : '"', ch;
 	size_t depth = 0;
-	char ch;
 
 	for (;;) {
 		if (fws(c))
@@ -267,11 +256,16 @@ comment(struct cur *c)
 		if (c->i == c->len)
 			return -1;
 		ch = c->s[c->i++];
-		if (ch == '(')
+		if (ch == open && (open == '(' || depth == 0))
 			depth++;
-		else if (ch == ')' && --depth == 0)
+		else if (ch == close && --depth == 0)
 			return 0;
-		else if (ch == '\\' ? quoted_pair(c) == -1 : !is_vchar(ch))
+		else if (ch == '\\') {
+			if (c->i == c->len || (!is_vchar(c->s[c->i]) &&
+			    !is_wsp(c->s[c->i])))
+				return -1;
+			c->i++;
+		} else if (!is_vchar(ch))
 			return -1;
 	}
 }
@@ -282,7 +276,7 @@ cfws(struct cur *c)
 {
 	while (c->i < c->len) {
 		if (c->s[c->i] == '(') {
-			if (comment(c) == -1)
+			if (enclosed(c) == -1)
 				return -1;
 		} else if (!fws(c))
 			break;
@@ -290,34 +284,12 @@ cfws(struct cur *c)
 	return 0;
 }
 
-/* RFC 5322 §3.2.4 quoted-string, at its '"'. */
-static int
-quoted(struct cur *c)
-{
-	char ch;
-
-	for (c->i++;;) {
-		if (fws(c))
-			continue;
-		if (c->i == c->len)
-			return -1;
-		ch = c->s[c->i++];
-		if (ch == '"')
-			return 0;
-		if (ch == '\\' ? quoted_pair(c) == -1 : !is_vchar(ch))
-			return -1;
-	}
-}
-
+/* memchr(), not strchr(), which would find the NUL that ends the set. */
 static int
 word_start(const struct cur *c)
 {
-	char ch;
-
-	if (c->i == c->len)
-		return 0;
-	ch = c->s[c->i];
-	return is_atext(ch) || ch == '.' || ch == '@' || ch == '"';
+	return c->i < c->len && (is_atext(c->s[c->i]) ||
+	    memchr(".@\"", c->s[c->i], 3) != NULL);
 }
 
 /*
@@ -338,14 +310,12 @@ phrase(struct cur *c, size_t *nwords, int *at, size_t *start, size_t *end)
 		if (!word_start(c))
 			return 0;
 		*start = c->i;
-		while (c->i < c->len) {
+		while (word_start(c)) {
 			if (c->s[c->i] == '"') {
-				if (quoted(c) == -1)
+				if (enclosed(c) == -1)
 					return -1;
-			} else if (word_start(c))
+			} else
 				*at |= c->s[c->i++] == '@';
-			else
-				break;
 		}
 		*end = c->i;
 		(*nwords)++;
@@ -353,38 +323,33 @@ phrase(struct cur *c, size_t *nwords, int *at, size_t *start, size_t *end)
 }
 
 /*
- * RFC 5322 §3.4 mailbox = name-addr / addr-spec.  The addr-spec is checked
- * as an SMTP path is, so that policy compares like with like.
+ * RFC 5322 §3.4 mailbox = name-addr / addr-spec, added to out[*n].  The
+ * addr-spec is checked as an SMTP path is, so that policy compares like
+ * with like.
  */
 static int
-mailbox(struct cur *c, char *out)
+mailbox(struct cur *c, char out[][SMTP_ADDR_MAX + 1], size_t max, size_t *n)
 {
 	const char *reply;
 	size_t nwords, start = 0, end = 0;
 	int at;
 
-	if (phrase(c, &nwords, &at, &start, &end) == -1)
+	if (*n == max || phrase(c, &nwords, &at, &start, &end) == -1)
 		return -1;
 	if (c->i < c->len && c->s[c->i] == '<') {
 		/* An unquoted '@' is in no display name: "a@b <c@d>". */
 		if (at)
 			return -1;
 		c->i++;
-		/* RFC 5322 §4.4 obs-route "<@a,@b:u@d>" falls here too. */
+		/* RFC 5322 §4.4 obs-route "<@a,@b:u@d>" fails here too. */
 		if (phrase(c, &nwords, &at, &start, &end) == -1 ||
 		    nwords != 1 || c->i == c->len || c->s[c->i] != '>')
 			return -1;
 		c->i++;
 	} else if (nwords != 1)
 		return -1;
-	return smtp_parse_address(c->s + start, end - start, out, &reply);
-}
-
-static int
-mailbox_add(struct cur *c, char out[][SMTP_ADDR_MAX + 1], size_t max,
-    size_t *n)
-{
-	if (*n == max || mailbox(c, out[*n]) == -1)
+	if (smtp_parse_address(c->s + start, end - start, out[*n],
+	    &reply) == -1)
 		return -1;
 	(*n)++;
 	return 0;
@@ -406,7 +371,7 @@ address(struct cur *c, char out[][SMTP_ADDR_MAX + 1], size_t max, size_t *n)
 		return -1;
 	if (nwords == 0 || at || c->i == c->len || c->s[c->i] != ':') {
 		c->i = save;
-		return mailbox_add(c, out, max, n);
+		return mailbox(c, out, max, n);
 	}
 	c->i++;
 	if (cfws(c) == -1)
@@ -416,7 +381,7 @@ address(struct cur *c, char out[][SMTP_ADDR_MAX + 1], size_t max, size_t *n)
 		return 0;
 	}
 	for (;;) {
-		if (mailbox_add(c, out, max, n) == -1 || cfws(c) == -1 ||
+		if (mailbox(c, out, max, n) == -1 || cfws(c) == -1 ||
 		    c->i == c->len)
 			return -1;
 		ch = c->s[c->i++];

@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "policy.h"
+#include "queue.h"
 #include "session.h"
 #include "spool.h"
 #include "tls.h"
@@ -105,6 +106,13 @@ become_user(const struct config *conf, uid_t uid, gid_t gid)
 }
 
 static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("event=reload signal=HUP");
+	policy_reload();
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
@@ -120,7 +128,7 @@ main(int argc, char *argv[])
 	int debug = 0, check = 0, ch, rc = 1;
 	struct config *conf;
 	struct server srv;
-	struct event *ev_term, *ev_int;
+	struct event *ev_term, *ev_int, *ev_hup;
 	uid_t uid;
 	gid_t gid;
 
@@ -167,6 +175,7 @@ main(int argc, char *argv[])
 		return 1;
 	if (drop_privileges(conf, &uid, &gid) == -1 ||
 	    (srv.ssl_ctx = tls_server_ctx_new(conf)) == NULL ||
+	    (srv.client_ctx = tls_client_ctx_new()) == NULL ||
 	    listener_open(&srv) == -1 ||
 	    spool_init(conf->spool_dir, uid, gid) == -1 ||
 	    control_open(&srv, uid, gid) == -1 ||
@@ -175,11 +184,15 @@ main(int argc, char *argv[])
 		goto out;
 	srv.io_pool = worker_pool_new(srv.base, IO_WORKERS);
 	srv.auth_pool = worker_pool_new(srv.base, 1);
+	if (queue_init(&srv) == -1)
+		goto out;
 
 	ev_term = evsignal_new(srv.base, SIGTERM, on_signal, srv.base);
 	ev_int = evsignal_new(srv.base, SIGINT, on_signal, srv.base);
+	ev_hup = evsignal_new(srv.base, SIGHUP, on_hup, NULL);
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
 
 	log_info("event=start version=%s hostname=%s config=%s", PACKAGE_VERSION,
 	    conf->hostname, conf->path);
@@ -191,13 +204,16 @@ main(int argc, char *argv[])
 	control_close();
 	worker_pool_free(srv.io_pool);
 	worker_pool_free(srv.auth_pool);
+	queue_shutdown();
 	event_free(ev_term);
 	event_free(ev_int);
+	event_free(ev_hup);
 	rc = 0;
 out:
 	if (rc != 0)
 		log_errx("event=start result=fail");
 	SSL_CTX_free(srv.ssl_ctx);
+	SSL_CTX_free(srv.client_ctx);
 	event_base_free(srv.base);
 	policy_free();
 	config_free(conf);

@@ -38,10 +38,15 @@ struct grant {
 	char		 addr[SMTP_ADDR_MAX + 1];	/* "a@b" or "@b" */
 };
 
-struct login_state {
+/* What the senders and login limits files say of a login. */
+struct login_rules {
 	struct grant	*grants;
 	int		 messages_per_hour;
 	int		 recipients_per_hour;
+};
+
+/* What a login has sent: kept across reloads. */
+struct login_counters {
 	struct window	 messages;
 	struct window	 recipients;
 };
@@ -54,7 +59,8 @@ struct client_state {
 };
 
 static const struct config *conf;
-static struct map logins;
+static struct map rules;
+static struct map counters;
 static struct map clients;
 static long long sessions_total;
 static time_t last_sweep;
@@ -108,30 +114,54 @@ domain_of(const char *addr)
 	return at != NULL ? at + 1 : "";
 }
 
-static struct login_state *
-login_get(const char *login, int create)
+static struct login_rules *
+rules_get(struct map *m, const char *login)
 {
-	struct login_state *l = map_get(&logins, login);
+	struct login_rules *l = map_get(m, login);
 
-	if (l != NULL || !create)
+	if (l != NULL)
+		return l;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		abort();
+	l->messages_per_hour = conf->messages_per_hour;
+	l->recipients_per_hour = conf->recipients_per_hour;
+	if (map_put(m, login, l) == -1)
+		abort();
+	return l;
+}
+
+static struct login_counters *
+counters_get(const char *login)
+{
+	struct login_counters *l = map_get(&counters, login);
+
+	if (l != NULL)
 		return l;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
-	l->messages_per_hour = conf->messages_per_hour;
-	l->recipients_per_hour = conf->recipients_per_hour;
 	window_init(&l->messages, 3600);
 	window_init(&l->recipients, 3600);
-	if (map_put(&logins, login, l) == -1) {
+	if (map_put(&counters, login, l) == -1) {
 		free(l);
 		return NULL;
 	}
 	return l;
 }
 
+/* The login's hourly limits: its own line in login_limits_file, or the defaults. */
 static void
-login_free(void *p)
+login_limits(const char *login, int *messages, int *recipients)
 {
-	struct login_state *l = p;
+	struct login_rules *l = map_get(&rules, login);
+
+	*messages = l ? l->messages_per_hour : conf->messages_per_hour;
+	*recipients = l ? l->recipients_per_hour : conf->recipients_per_hour;
+}
+
+static void
+rules_free(void *p)
+{
+	struct login_rules *l = p;
 	struct grant *g;
 
 	while ((g = l->grants) != NULL) {
@@ -176,7 +206,7 @@ parse_local_address(const char *word, char *out, int allow_domain)
 }
 
 static int
-load_senders(const char *path)
+load_senders(struct map *into, const char *path)
 {
 	char line[4096], *w[64];
 	int lineno = 0, n, i, bad = 0;
@@ -188,7 +218,7 @@ load_senders(const char *path)
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char login[SMTP_ADDR_MAX + 1];
-		struct login_state *l;
+		struct login_rules *l;
 
 		lineno++;
 		if ((n = split_words(line, w, 64)) == 0)
@@ -199,8 +229,7 @@ load_senders(const char *path)
 			bad = 1;
 			continue;
 		}
-		if ((l = login_get(login, 1)) == NULL)
-			abort();
+		l = rules_get(into, login);
 		for (i = 1; i < n; i++) {
 			struct grant *g = calloc(1, sizeof(*g));
 
@@ -222,7 +251,7 @@ load_senders(const char *path)
 }
 
 static int
-load_login_limits(const char *path)
+load_login_limits(struct map *into, const char *path)
 {
 	char line[1024], *w[4], *end;
 	int lineno = 0, n, bad = 0;
@@ -235,7 +264,7 @@ load_login_limits(const char *path)
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char login[SMTP_ADDR_MAX + 1];
-		struct login_state *l;
+		struct login_rules *l;
 
 		lineno++;
 		if ((n = split_words(line, w, 4)) == 0)
@@ -254,8 +283,7 @@ load_login_limits(const char *path)
 			bad = 1;
 			continue;
 		}
-		if ((l = login_get(login, 1)) == NULL)
-			abort();
+		l = rules_get(into, login);
 		l->messages_per_hour = m;
 		l->recipients_per_hour = r;
 	}
@@ -263,24 +291,50 @@ load_login_limits(const char *path)
 	return bad ? -1 : 0;
 }
 
+static int
+load_rules(struct map *into)
+{
+	map_init(into);
+	if ((conf->senders_file != NULL &&
+	    load_senders(into, conf->senders_file) == -1) ||
+	    (conf->login_limits_file != NULL &&
+	    load_login_limits(into, conf->login_limits_file) == -1)) {
+		map_clear(into, rules_free);
+		return -1;
+	}
+	return 0;
+}
+
 int
 policy_init(const struct config *c)
 {
 	conf = c;
-	map_init(&logins);
+	map_init(&counters);
 	map_init(&clients);
-	if (c->senders_file != NULL && load_senders(c->senders_file) == -1)
+	return load_rules(&rules);
+}
+
+int
+policy_reload(void)
+{
+	struct map fresh;
+
+	if (load_rules(&fresh) == -1) {
+		log_warnx("event=reload result=fail reason=\"senders or login limits "
+		    "file has errors; the old rules stay\"");
 		return -1;
-	if (c->login_limits_file != NULL &&
-	    load_login_limits(c->login_limits_file) == -1)
-		return -1;
+	}
+	map_clear(&rules, rules_free);
+	rules = fresh;
+	log_info("event=reload result=ok logins=%zu", rules.count);
 	return 0;
 }
 
 void
 policy_free(void)
 {
-	map_clear(&logins, login_free);
+	map_clear(&rules, rules_free);
+	map_clear(&counters, free);
 	map_clear(&clients, free);
 }
 
@@ -399,7 +453,7 @@ policy_auth_failed(const char *client, int nth, int *banned)
 int
 policy_owns(const char *login, const char *addr)
 {
-	struct login_state *l;
+	struct login_rules *l;
 	struct grant *g;
 	const char *dom = domain_of(addr);
 
@@ -408,7 +462,7 @@ policy_owns(const char *login, const char *addr)
 	/* Local parts compare without case: nobody runs Alice and alice apart. */
 	if (strcasecmp(login, addr) == 0)
 		return 1;
-	if ((l = login_get(login, 0)) == NULL)
+	if ((l = map_get(&rules, login)) == NULL)
 		return 0;
 	for (g = l->grants; g != NULL; g = g->next) {
 		if (g->addr[0] == '@' ? strcasecmp(g->addr + 1, dom) == 0 :
@@ -421,7 +475,8 @@ policy_owns(const char *login, const char *addr)
 const char *
 policy_check_sender(const char *login, const char *addr, char *reply)
 {
-	struct login_state *l;
+	struct login_counters *l;
+	int messages, recipients;
 
 	if (addr[0] == '\0') {
 		/* RFC 6409 §4.1 leaves it to policy; bounces are ours to send. */
@@ -433,12 +488,13 @@ policy_check_sender(const char *login, const char *addr, char *reply)
 		    "rejected: not owned by %s", login);
 		return reply;
 	}
-	l = login_get(login, 1);
-	if (l != NULL && l->messages_per_hour > 0 &&
-	    window_sum(&l->messages, time(NULL)) >= (uint32_t)l->messages_per_hour) {
+	login_limits(login, &messages, &recipients);
+	l = counters_get(login);
+	if (l != NULL && messages > 0 &&
+	    window_sum(&l->messages, time(NULL)) >= (uint32_t)messages) {
 		snprintf(reply, POLICY_REPLY_MAX, "450 4.7.1 Rate limit exceeded: "
 		    "%s may send %d messages per hour; try again later", login,
-		    l->messages_per_hour);
+		    messages);
 		return reply;
 	}
 	return NULL;
@@ -459,20 +515,21 @@ const char *
 policy_check_rcpt(const char *login, const char *addr, size_t nrcpts,
     char *reply)
 {
-	struct login_state *l;
+	struct login_counters *l;
+	int messages, recipients;
 
 	if (internal_only(login) && !config_is_local_domain(conf, domain_of(addr))) {
 		snprintf(reply, POLICY_REPLY_MAX, "550 5.7.1 Recipient address "
 		    "rejected: %s may send to local domains only", login);
 		return reply;
 	}
-	l = login_get(login, 1);
-	if (l != NULL && l->recipients_per_hour > 0 &&
-	    window_sum(&l->recipients, time(NULL)) + nrcpts >=
-	    (uint32_t)l->recipients_per_hour) {
+	login_limits(login, &messages, &recipients);
+	l = counters_get(login);
+	if (l != NULL && recipients > 0 &&
+	    window_sum(&l->recipients, time(NULL)) + nrcpts >= (uint32_t)recipients) {
 		snprintf(reply, POLICY_REPLY_MAX, "450 4.7.1 Rate limit exceeded: "
 		    "%s may send to %d recipients per hour; try again later", login,
-		    l->recipients_per_hour);
+		    recipients);
 		return reply;
 	}
 	return NULL;
@@ -481,7 +538,7 @@ policy_check_rcpt(const char *login, const char *addr, size_t nrcpts,
 void
 policy_count_message(const char *login, size_t nrcpts)
 {
-	struct login_state *l = login_get(login, 1);
+	struct login_counters *l = counters_get(login);
 	time_t now = time(NULL);
 
 	if (l == NULL)

@@ -20,6 +20,8 @@ struct config;
 
 /* Loads the senders and login limits files; -1 after "FILE:LINE: ..." on stderr. */
 int		 policy_init(const struct config *);
+/* Re-reads those files (SIGHUP, submitctl reload); counters are kept. */
+int		 policy_reload(void);
 void		 policy_free(void);
 
 /* A new connection from client; on refusal the session sends reply and closes. */

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "message.h"
 #include "policy.h"
+#include "queue.h"
 #include "session.h"
 #include "smtp_parse.h"
 #include "spool.h"
@@ -747,6 +748,8 @@ commit_done(struct worker_job *job)
 		    "rcpts=%zu size=%zu tls=%s cipher=%s", s->id, s->spool.id,
 		    s->login, s->client, s->from, s->nrcpts, s->spool.size,
 		    s->tls_version, s->tls_cipher);
+		queue_add(s->spool.id, s->from, s->rcpts, s->nrcpts, s->arrival,
+		    s->spool.body_offset, s->spool.size);
 		if (!s->dead)
 			reply(s, "250 2.0.0 Ok: queued as %s", s->spool.id);
 	}

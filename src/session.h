@@ -12,34 +12,11 @@
 #include <stdint.h>
 
 #include <event2/util.h>
-#include <openssl/ssl.h>
 
-struct config;
-struct event_base;
+#include "server.h"
+
 struct listen_conf;
 struct sockaddr;
-struct worker_pool;
-
-struct server_stats {
-	uint64_t	 connections;
-	uint64_t	 sessions_now;
-	uint64_t	 tls_handshakes;
-	uint64_t	 tls_failures;
-	uint64_t	 auth_ok;
-	uint64_t	 auth_failed;
-	uint64_t	 messages;
-	uint64_t	 bytes;
-	uint64_t	 rejects;
-};
-
-struct server {
-	const struct config	*conf;
-	struct event_base	*base;
-	SSL_CTX			*ssl_ctx;
-	struct worker_pool	*io_pool;	/* fsync and rename */
-	struct worker_pool	*auth_pool;	/* SASL steps, one at a time */
-	struct server_stats	 stats;
-};
 
 /* Takes ownership of fd. */
 void	session_start(struct server *, evutil_socket_t fd,

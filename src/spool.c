@@ -18,8 +18,12 @@
 #include "log.h"
 #include "spool.h"
 
+#define SPOOL_LINE_MAX	1024		/* longer than any envelope line */
+#define SPOOL_STATE_MAX	(256 * 1024)	/* a state file: a line per recipient */
+
 static int tmp_dirfd = -1;
 static int queue_dirfd = -1;
+static int state_dirfd = -1;
 
 static int
 open_subdir(int parent, const char *name, uid_t uid, gid_t gid)
@@ -74,8 +78,9 @@ spool_init(const char *dir, uid_t uid, gid_t gid)
 	}
 	tmp_dirfd = open_subdir(fd, "tmp", uid, gid);
 	queue_dirfd = open_subdir(fd, "queue", uid, gid);
+	state_dirfd = open_subdir(fd, "state", uid, gid);
 	close(fd);
-	if (tmp_dirfd == -1 || queue_dirfd == -1)
+	if (tmp_dirfd == -1 || queue_dirfd == -1 || state_dirfd == -1)
 		goto fail;
 	clean_tmp();
 	return 0;
@@ -146,6 +151,7 @@ spool_open(struct spool_file *f, const struct spool_envelope *env)
 		FIELD("rcpt", env->rcpts[i]);
 #undef FIELD
 	spool_write(f, "\n", 1);
+	f->body_offset = f->size;
 	f->size = 0;
 	if (f->error) {
 		errno = f->error;
@@ -201,4 +207,210 @@ spool_abort(struct spool_file *f)
 		close(f->fd);
 	f->fd = -1;
 	unlinkat(tmp_dirfd, f->id, 0);
+}
+
+int
+spool_id_valid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[i] != '\0'; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F')))
+			return 0;
+	return i == SPOOL_ID_LEN;
+}
+
+/* Calls fn for every entry of dirfd that looks like a queue id. */
+static int
+dir_each(int dirfd, void (*fn)(const char *, void *), void *arg)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(dirfd);
+
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL)
+		if (spool_id_valid(de->d_name))
+			fn(de->d_name, arg);
+	closedir(d);
+	return 0;
+}
+
+static void
+orphan_state(const char *id, void *arg)
+{
+	if (faccessat(queue_dirfd, id, F_OK, 0) == -1 && errno == ENOENT &&
+	    unlinkat(state_dirfd, id, 0) == 0)
+		log_info("event=spool-clean file=state/%s reason=orphan", id);
+}
+
+int
+spool_scan(void (*cb)(const char *id, void *arg), void *arg)
+{
+	dir_each(state_dirfd, orphan_state, NULL);
+	return dir_each(queue_dirfd, cb, arg);
+}
+
+int
+spool_open_message(const char *id)
+{
+	if (!spool_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return openat(queue_dirfd, id, O_RDONLY | O_CLOEXEC);
+}
+
+static char *
+xstrdup_value(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+/* Reads the envelope lines of queue/ID, up to the empty line. */
+int
+spool_read_envelope(const char *id, struct spool_entry *e)
+{
+	char line[SPOOL_LINE_MAX];
+	struct stat st;
+	FILE *f;
+	int fd, ok = 0;
+	char **v;
+
+	memset(e, 0, sizeof(*e));
+	if ((fd = spool_open_message(id)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || (f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return -1;
+	}
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    strcmp(line, "SUBMITD-QUEUE 1\n") != 0)
+		goto done;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *nl = strchr(line, '\n'), *val;
+
+		if (nl == NULL)
+			goto done;	/* longer than any line we write */
+		*nl = '\0';
+		if (line[0] == '\0') {
+			ok = e->from != NULL && e->nrcpts > 0;
+			break;
+		}
+		if ((val = strstr(line, ": ")) == NULL)
+			goto done;
+		*val = '\0';
+		val += 2;
+		if (strcmp(line, "arrival") == 0)
+			e->arrival = strtoll(val, NULL, 10);
+		else if (strcmp(line, "login") == 0 && e->login == NULL)
+			e->login = xstrdup_value(val);
+		else if (strcmp(line, "from") == 0 && e->from == NULL)
+			e->from = xstrdup_value(val);
+		else if (strcmp(line, "rcpt") == 0) {
+			if ((v = realloc(e->rcpts, (e->nrcpts + 1) * sizeof(*v))) == NULL)
+				abort();
+			e->rcpts = v;
+			e->rcpts[e->nrcpts++] = xstrdup_value(val);
+		}
+	}
+	e->body_offset = ftello(f);
+	e->body_size = st.st_size - e->body_offset;
+done:
+	fclose(f);
+	if (!ok) {
+		spool_entry_free(e);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+spool_entry_free(struct spool_entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nrcpts; i++)
+		free(e->rcpts[i]);
+	free(e->rcpts);
+	free(e->login);
+	free(e->from);
+	e->rcpts = NULL;
+	e->login = e->from = NULL;
+	e->nrcpts = 0;
+}
+
+int
+spool_state_write(const char *id, const char *buf, size_t len)
+{
+	char tmp[SPOOL_ID_LEN + 8];
+	ssize_t n;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", id);
+	fd = openat(state_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		buf += n;
+		len -= n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1 ||
+	    renameat(state_dirfd, tmp, state_dirfd, id) == -1 ||
+	    fsync(state_dirfd) == -1)
+		return -1;
+	return 0;
+}
+
+char *
+spool_state_read(const char *id)
+{
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if ((fd = openat(state_dirfd, id, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if ((buf = malloc(SPOOL_STATE_MAX + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	n = read(fd, buf, SPOOL_STATE_MAX);
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+int
+spool_remove(const char *id)
+{
+	/* queue/ID first: without it, state/ID is an orphan, not a message. */
+	if (unlinkat(queue_dirfd, id, 0) == -1 && errno != ENOENT)
+		return -1;
+	if (fsync(queue_dirfd) == -1)
+		return -1;
+	if (unlinkat(state_dirfd, id, 0) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
 }

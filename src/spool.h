@@ -21,6 +21,10 @@
  *
  * Envelope values come from parsed SMTP commands, which cannot hold CR or
  * LF; spool_open refuses any that do.
+ *
+ * Delivery state lives beside it in state/ID ("key: value" lines, written
+ * by the queue), replaced atomically; a finished message loses queue/ID
+ * first, so a crash leaves at worst a stale state file, removed at start.
  */
 #ifndef SUBMITD_SPOOL_H
 #define SUBMITD_SPOOL_H
@@ -47,7 +51,20 @@ struct spool_file {
 	int			 fd;
 	char			 id[SPOOL_ID_LEN + 1];
 	size_t			 size;		/* message octets written */
+	off_t			 body_offset;	/* where the message starts */
 	int			 error;		/* errno of the first failure */
+};
+
+/* An envelope read back from queue/ID. */
+struct spool_entry {
+	char			 id[SPOOL_ID_LEN + 1];
+	time_t			 arrival;
+	char			*login;
+	char			*from;
+	char			**rcpts;
+	size_t			 nrcpts;
+	off_t			 body_offset;
+	off_t			 body_size;
 };
 
 /*
@@ -63,5 +80,23 @@ void	spool_write(struct spool_file *, const char *buf, size_t len);
 int	spool_commit(struct spool_file *);
 /* Closes and removes an unfinished file. */
 void	spool_abort(struct spool_file *);
+
+/*
+ * Reading back and state; all of these may block (worker thread, or start-up
+ * before the loop runs).
+ */
+/* Calls cb for each queued id; removes state files without a queue file. */
+int	spool_scan(void (*cb)(const char *id, void *arg), void *arg);
+int	spool_read_envelope(const char *id, struct spool_entry *);
+void	spool_entry_free(struct spool_entry *);
+/* A read-only descriptor of queue/ID, or -1. */
+int	spool_open_message(const char *id);
+int	spool_state_write(const char *id, const char *buf, size_t len);
+/* state/ID as a NUL-terminated string to free, or NULL when there is none. */
+char   *spool_state_read(const char *id);
+/* Removes queue/ID, then state/ID. */
+int	spool_remove(const char *id);
+/* A valid queue id (so that a control command cannot name another file). */
+int	spool_id_valid(const char *id);
 
 #endif

@@ -21,7 +21,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: submitctl [-s socket] command [argument]\n"
-	    "commands: stats\n");
+	    "commands: queue | show ID | flush [ID] | delete ID | hold ID |\n"
+	    "          release ID | stats | reload\n");
 	exit(2);
 }
 

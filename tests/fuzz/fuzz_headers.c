@@ -6,10 +6,11 @@
  * a larger static one), so AddressSanitizer sees any read outside it.
  * Besides the sanitizers, it checks what message.c and policy rely on and
  * abort()s otherwise: the section length ends at the first empty line; the
- * rewritten section is made of whole input lines, in order, with no field
- * left that the list names, and is the input itself when nothing is to be
- * stripped; rewriting it again changes nothing; every address is a
- * NUL-terminated "local@domain" within SMTP_ADDR_MAX, domain lowercased.
+ * rewritten section is what a naive rewrite gives (whole fields, folded
+ * lines included, dropped when the list names them; the input itself when
+ * nothing is to be stripped); rewriting it again changes nothing; the
+ * error agrees with the lines; every address is a NUL-terminated
+ * "local@domain" within SMTP_ADDR_MAX, domain lowercased.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,35 +71,92 @@ check_section_len(const char *buf, size_t size)
 		abort();
 }
 
-/* out[0..olen) is a subsequence of in's lines, none a field to strip. */
-static void
-check_lines(const char *in, size_t len, const char *out, size_t olen,
-    size_t list)
+/* RFC 5322 §3.6.8: the length of the field name heading a line, or 0. */
+static size_t
+name_len(const char *s, size_t len)
 {
-	size_t pos, next, o = 0, i;
+	size_t i;
 
-	for (pos = 0; pos < len; pos = next) {
-		next = line_end(in, len, pos);
-		if (next - pos <= olen - o &&
-		    memcmp(in + pos, out + o, next - pos) == 0)
-			o += next - pos;
-	}
-	if (o != olen)
-		abort();
-	for (pos = 0; pos < olen; pos = next) {
-		next = line_end(out, olen, pos);
-		for (i = pos; i < next && out[i] > ' ' && out[i] <= '~' &&
-		    out[i] != ':'; i++)
-			;
-		if (i > pos && i < next && out[i] == ':' &&
-		    hdr_name_matches(out + pos, i - pos, lists[list].names,
-		    lists[list].n))
-			abort();
-	}
+	for (i = 0; i < len && s[i] > ' ' && s[i] <= '~' && s[i] != ':'; i++)
+		;
+	return i < len && s[i] == ':' ? i : 0;
 }
 
+/*
+ * Rewrites in[0..len) the simple way into want and checks out against it:
+ * a field is its first line and every line after it that starts with SP or
+ * HTAB (RFC 5322 §2.2.3), and goes whole if its name is on the list.  Also
+ * the error that the lines alone imply: any line that is neither a field
+ * nor a continuation of one is HDR_ERR_SYNTAX, which comes first.
+ */
 static void
-check_addrs(int n, char addrs[][SMTP_ADDR_MAX + 1], size_t max)
+check_lines(const char *in, size_t len, const char *out, size_t olen,
+    size_t list, const struct hdr_info *info)
+{
+	char *want;
+	size_t pos, next, wlen = 0, nlen, nfrom = 0;
+	int skip = 0, syntax = 0;
+
+	if ((want = malloc(len > 0 ? len : 1)) == NULL)
+		abort();
+	for (pos = 0; pos < len; pos = next) {
+		next = line_end(in, len, pos);
+		if (in[pos] == ' ' || in[pos] == '\t')
+			syntax |= pos == 0;
+		else if ((nlen = name_len(in + pos, next - pos)) == 0) {
+			syntax = 1;
+			skip = 0;
+		} else {
+			skip = hdr_name_matches(in + pos, nlen,
+			    lists[list].names, lists[list].n);
+			nfrom += nlen == 4 && (in[pos] | 0x20) == 'f' &&
+			    (in[pos + 1] | 0x20) == 'r' &&
+			    (in[pos + 2] | 0x20) == 'o' &&
+			    (in[pos + 3] | 0x20) == 'm';
+		}
+		if (!skip) {
+			memcpy(want + wlen, in + pos, next - pos);
+			wlen += next - pos;
+		}
+	}
+	if (olen != wlen || memcmp(out, want, wlen) != 0)
+		abort();
+	if (syntax != (info->error == HDR_ERR_SYNTAX))
+		abort();
+	if (!syntax && ((nfrom == 0) != (info->error == HDR_ERR_FROM_MISSING) ||
+	    (nfrom > 1) != (info->error == HDR_ERR_FROM_MULTIPLE)))
+		abort();
+	free(want);
+}
+
+static char
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Does s[0..len) hold a, ignoring ASCII case? */
+static int
+holds(const char *s, size_t len, const char *a)
+{
+	size_t alen = strlen(a), i, j;
+
+	for (i = 0; i + alen <= len; i++) {
+		for (j = 0; j < alen && lower(s[i + j]) == lower(a[j]); j++)
+			;
+		if (j == alen)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * n addresses, each "local@domain" with no uppercase in the domain, taken
+ * from the input as they stand there (only the domain's case may change).
+ */
+static void
+check_addrs(int n, char addrs[][SMTP_ADDR_MAX + 1], size_t max,
+    const char *buf, size_t size)
 {
 	const char *at;
 	int i;
@@ -107,7 +165,8 @@ check_addrs(int n, char addrs[][SMTP_ADDR_MAX + 1], size_t max)
 		abort();
 	for (i = 0; i < n; i++) {
 		if (memchr(addrs[i], '\0', SMTP_ADDR_MAX + 1) == NULL ||
-		    (at = strrchr(addrs[i], '@')) == NULL || at == addrs[i])
+		    (at = strrchr(addrs[i], '@')) == NULL || at == addrs[i] ||
+		    !holds(buf, size, addrs[i]))
 			abort();
 		for (at++; *at != '\0'; at++)
 			if (*at >= 'A' && *at <= 'Z')
@@ -131,12 +190,12 @@ fuzz_rewrite(const char *buf, size_t size, size_t list)
 	if (n > size || (lists[list].n == 0 &&
 	    (n != size || memcmp(out, buf, size) != 0)))
 		abort();
-	check_lines(buf, size, out, n, list);
+	check_lines(buf, size, out, n, list, &info);
 	if (info.error > HDR_ERR_FROM_SYNTAX || info.nfrom > HDR_FROM_MAX ||
 	    (info.error == HDR_OK) != (info.nfrom > 0))
 		abort();
 	check_addrs(info.nfrom > 0 ? (int)info.nfrom : -1, info.from,
-	    HDR_FROM_MAX);
+	    HDR_FROM_MAX, buf, size);
 	n2 = hdr_rewrite(out, n, lists[list].names, lists[list].n, out2,
 	    &again);
 	if (n2 != n || memcmp(out, out2, n) != 0)
@@ -166,7 +225,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_rewrite(buf, size, list);
 	memset(addrs, 0xa5, sizeof(addrs));
 	n = hdr_parse_from(buf, size, addrs, max);
-	check_addrs(n, addrs, max);
+	check_addrs(n, addrs, max, buf, size);
 
 	free(buf);
 	return 0;

@@ -14,9 +14,16 @@ gives tests what they need to talk to it and to check what it did:
                                   stop (SIGTERM), kill9, log; fails on
                                   sanitizer reports
   spool_messages()                queue files parsed into envelope + body
+  expected_spooled()              the bytes submitd should spool for a
+                                  submitted message: its own Received,
+                                  the headers minus strip_headers, the
+                                  Message-ID/Date/From it adds, the body
   SMTPClient                      a raw SMTP client over a socket, with
                                   STARTTLS, for tests that need exact
                                   control of the bytes (pipelining, ...)
+  DaemonTestCase, main()          unittest glue shared by the suites: one
+                                  daemon per class, reply/log/spool
+                                  assertions, the "N passed, N failed" line
 
 Only the Python standard library is used.  Processes are cleaned up by pid
 (atexit and explicit stop), never by name.
@@ -33,14 +40,18 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
+import uuid
 import warnings
 
 HOSTNAME = "relay.example.test"
 DOMAIN = "example.test"
 USER = "alice@example.test"
 PASSWORD = "s3cret-Alice"
+RCPT = "bob@example.org"
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 REQUIRED_TOOLS = ("openssl", "saslpasswd2", "swaks", "curl")
 
@@ -226,12 +237,14 @@ class Env:
     limits and timeouts a dict is merged into the defaults (a None value
     removes a key).  implicit=True adds an implicit-TLS listener, ipv6=True
     a STARTTLS listener on ::1.  extra is raw text appended to the file.
+    users is {local part: password} for the sasldb (default: alice).
     """
 
-    def __init__(self, implicit=False, ipv6=False, extra="", **overrides):
+    def __init__(self, implicit=False, ipv6=False, extra="", users=None,
+                 **overrides):
         self.dir = make_tmpdir()
         self.cert, self.key = make_cert(self.dir)
-        self.sasldb = make_sasldb(self.dir)
+        self.sasldb = make_sasldb(self.dir, users)
         self.spool = os.path.join(self.dir, "spool")
         os.mkdir(self.spool)
         self.port = free_port()
@@ -239,6 +252,8 @@ class Env:
         self.ipv6_port = free_port("::1") if ipv6 else None
         self.conf = os.path.join(self.dir, "submitd.conf")
         self.log_path = os.path.join(self.dir, "submitd.log")
+        self.extra = extra
+        self.overrides = overrides
         self.write_config(extra=extra, **overrides)
 
     def listeners(self):
@@ -279,6 +294,23 @@ class Env:
         path = path or self.conf
         with open(path, "w") as f:
             f.write(render_config(self.config_dict(**overrides)) + extra)
+        return path
+
+    def update_config(self, **more):
+        """Adds overrides to those given at creation (sections merge) and
+        rewrites self.conf."""
+        for key, value in more.items():
+            old = self.overrides.get(key)
+            if isinstance(value, dict) and isinstance(old, dict):
+                value = dict(old, **value)
+            self.overrides[key] = value
+        return self.write_config(extra=self.extra, **self.overrides)
+
+    def write_file(self, name, text):
+        """Writes text to a file in the test directory; returns its path."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
         return path
 
     def remove(self):
@@ -496,6 +528,107 @@ def make_message(token, sender=USER, rcpt="bob@example.org", extra_body=b""):
             b"last line\r\n")
 
 
+# ------------------------------------------------- what submitd spools
+
+# strip_headers' default (submitd.conf(5)).
+DEFAULT_STRIP = ("Received", "X-Originating-IP", "X-Mailer", "User-Agent",
+                 "X-MimeOLE", "X-Spam-*", "X-Virus-*")
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+           "Oct", "Nov", "Dec")
+
+
+def split_message(data):
+    """(fields, body) of a message with CRLF line ends.  fields is a list of
+    (name, raw) where raw is the whole field, continuation lines and CRLFs
+    included; body is what follows the empty line, or None when the message
+    has no empty line (a header section only)."""
+    if data.startswith(b"\r\n"):
+        return [], data[2:]
+    end = data.find(b"\r\n\r\n")
+    head, body = (data, None) if end < 0 else (data[:end + 2], data[end + 4:])
+    fields = []
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] = (fields[-1][0], fields[-1][1] + line)
+        else:
+            fields.append((line.split(b":", 1)[0].decode("ascii", "replace"),
+                           line))
+    return fields, body
+
+
+def header_fields(data, name):
+    """The raw fields (bytes, folded lines included) of data named name."""
+    return [raw for n, raw in split_message(data)[0]
+            if n.lower() == name.lower()]
+
+
+def field_matches(name, patterns):
+    """Does a field name match a strip_headers list (names, "Prefix-*")?"""
+    name = name.lower()
+    for p in patterns:
+        p = p.lower()
+        if p.endswith("*") and len(p) > 1:
+            if name.startswith(p[:-1]):
+                return True
+        elif name == p:
+            return True
+    return False
+
+
+def smtp_date(ts):
+    """RFC 5322 date in UTC as submitd writes it (C locale, "+0000")."""
+    t = time.gmtime(int(ts))
+    return "%s, %02d %s %04d %02d:%02d:%02d +0000" % (
+        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year,
+        t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def cipher_bits(cipher):
+    """Secret bits of an OpenSSL cipher name (the ones TLS 1.2+ offers)."""
+    if "CHACHA20" in cipher or re.search(r"AES_?256", cipher):
+        return 256
+    if re.search(r"AES_?128", cipher):
+        return 128
+    raise ValueError("cipher_bits: unknown cipher " + cipher)
+
+
+def own_received(envelope, client_ip=False, hostname=HOSTNAME):
+    """submitd's own Received field for a queue file's envelope: names the
+    relay, ESMTPSA and the TLS version:cipher:bits; the client's EHLO name
+    and address only with received_client_ip = true."""
+    version, cipher = envelope["tls"].split(" ", 1)
+    head = ("Received: from %s ([%s])\r\n\tby " % (envelope["helo"],
+                                                  envelope["client"])
+            if client_ip else "Received: by ")
+    return (head + "%s with ESMTPSA (%s:%s:%d)\r\n\tid %s; %s\r\n" % (
+        hostname, version, cipher, cipher_bits(cipher), envelope["id"],
+        smtp_date(envelope["arrival"]))).encode()
+
+
+def expected_spooled(sent, envelope, strip=DEFAULT_STRIP, client_ip=False,
+                     hostname=HOSTNAME):
+    """The message submitd should spool when sent (CRLF, dot-unstuffed) was
+    submitted: its own Received first, then the sent header fields minus
+    those matching strip (folded lines and all), then Message-ID, Date and
+    From (the envelope sender) for those the message lacked, then the body
+    byte for byte."""
+    fields, body = split_message(sent)
+    names = {n.lower() for n, _ in fields}
+    out = own_received(envelope, client_ip, hostname)
+    out += b"".join(raw for n, raw in fields if not field_matches(n, strip))
+    if "message-id" not in names:
+        out += ("Message-ID: <%s@%s>\r\n" % (envelope["id"], hostname)).encode()
+    if "date" not in names:
+        out += ("Date: %s\r\n" % smtp_date(envelope["arrival"])).encode()
+    if "from" not in names:
+        out += ("From: <%s>\r\n" % envelope["from"]).encode()
+    if body is not None:
+        out += b"\r\n" + body
+    return out
+
+
 def dot_stuff(message):
     """The DATA stream for message (which ends with CRLF), terminator included."""
     assert message.endswith(b"\r\n")
@@ -578,9 +711,14 @@ class SMTPClient:
     reads its reply; starttls() upgrades the socket in place.
     """
 
-    def __init__(self, host, port, timeout=5, implicit_tls=False, context=None):
+    def __init__(self, host, port, timeout=5, implicit_tls=False, context=None,
+                 source=None):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        # source: a local address to connect from (any of 127.0.0.0/8 works
+        # on loopback), for tests of per-address limits.
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.buf = b""
         if implicit_tls:
             self.sock = (context or client_context()).wrap_socket(self.sock)
@@ -690,17 +828,23 @@ class SMTPClient:
         assert r.code == 250, r
         return r
 
-    def login(self, user=USER, password=PASSWORD):
+    def login(self, user=USER, password=PASSWORD, timeout=None):
         """AUTH PLAIN with an initial response; returns the reply."""
-        return self.cmd("AUTH PLAIN " + plain_ir(user, password))
+        return self.cmd("AUTH PLAIN " + plain_ir(user, password), timeout)
+
+    @property
+    def tls_cipher(self):
+        """(OpenSSL cipher name, protocol, secret bits), or None."""
+        return self.sock.cipher() if isinstance(self.sock, ssl.SSLSocket) else None
 
 
-def connect_authenticated(port, host="127.0.0.1", **kw):
+def connect_authenticated(port, host="127.0.0.1", user=USER, password=PASSWORD,
+                          **kw):
     """An SMTPClient after STARTTLS and a successful AUTH PLAIN."""
     c = SMTPClient(host, port, **kw)
     try:
         c.open_tls()
-        r = c.login()
+        r = c.login(user, password)
         if r.code != 235:
             raise AssertionError("AUTH PLAIN refused: %s" % r)
     except BaseException:
@@ -782,3 +926,198 @@ class PipeSMTP:
             self.proc.kill()
             self.proc.wait()
             return None
+
+
+# ------------------------------------------------------------ unittest glue
+
+class DaemonTestCase(unittest.TestCase):
+    """One daemon per class, configured from env_args (see Env).
+
+    users: {local part: password} for the sasldb (default: alice only).
+    files: {name: text} written to the test directory before the daemon
+    starts; configure(env) may then return more config overrides (e.g. the
+    path of such a file, env.dir + "/" + name).
+    """
+
+    env_args = {}
+    users = None
+    files = {}
+    start_daemon = True
+
+    @classmethod
+    def configure(cls, env):
+        return {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env(users=cls.users, **cls.env_args)
+        cls.addClassCleanup(cls.env.remove)
+        for name, text in cls.files.items():
+            cls.env.write_file(name, text)
+        more = cls.configure(cls.env)
+        if more:
+            cls.env.update_config(**more)
+        cls.daemon = Daemon(cls.env)
+        cls.addClassCleanup(cls.daemon.kill9)
+        if cls.start_daemon:
+            cls.daemon.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    # -- helpers --------------------------------------------------------
+
+    @property
+    def port(self):
+        return self.env.port
+
+    def token(self):
+        return "%s-%s" % (self.id().rsplit(".", 1)[-1], uuid.uuid4().hex[:8])
+
+    def log_tail(self):
+        return "\n--- daemon log (tail):\n" + tail(self.daemon.full_log(), 25)
+
+    def assertReply(self, r, code, enhanced=None, text=None):
+        """Checks code (and enhanced code / text); every error reply must
+        carry an enhanced status code of its class (RFC 3463)."""
+        if r.code != code:
+            self.fail("expected %d, got: %s%s" % (code, r, self.log_tail()))
+        if enhanced is not None:
+            self.assertEqual(r.enhanced, enhanced, "reply: %s" % r)
+        if code >= 400:
+            self.assertIsNotNone(r.enhanced, "no enhanced code: %s" % r)
+            self.assertEqual(r.enhanced[0], str(code)[0], "reply: %s" % r)
+        if text is not None:
+            self.assertEqual(r.lines[0], text, "reply: %s" % r)
+
+    def assertRefusalLogged(self, r, user=None, client="127.0.0.1"):
+        """The daemon logged the refusal r: one line with action=reject,
+        reply="<the reply>", user= (the login, or "-") and client=."""
+        text = "%d %s" % (r.code, r.lines[0])
+        want = [r"\baction=reject\b", r'\breply="%s"' % re.escape(text),
+                r"\buser=%s(\s|$)" % re.escape(user or "-"),
+                r"\bclient=%s(\s|$)" % re.escape(client)]
+
+        def found():
+            return [l for l in self.daemon.full_log().splitlines()
+                    if all(re.search(w, l) for w in want)]
+        if not wait_until(found):
+            self.fail("refusal not logged with user=%s client=%s: %r%s"
+                      % (user or "-", client, text, self.log_tail()))
+
+    def snapshot(self):
+        return set(queue_files(self.env.spool))
+
+    def assertSpooled(self, before, message, rcpts=(RCPT,), qid=None,
+                      helo=None, sender=USER, login=USER, **expect):
+        """Exactly one new queue file since before, holding what submitd
+        should make of message (expected_spooled(message, **expect))."""
+        new = spool_messages(self.env.spool, exclude=before)
+        self.assertEqual(len(new), 1, "new queue files: %r%s"
+                         % (new, self.log_tail()))
+        q = new[0]
+        self.assertEqual(q.body, expected_spooled(message, q.envelope, **expect),
+                         "spooled message differs")
+        env = q.envelope
+        self.assertEqual(env.get("from"), sender)
+        self.assertEqual(env["rcpt"], list(rcpts))
+        self.assertEqual(env.get("login"), login)
+        self.assertIn("127.0.0.1", env.get("client", ""))
+        self.assertTrue(env.get("tls", "").startswith("TLSv1."), env)
+        self.assertTrue(env.get("id"), env)
+        self.assertIn("arrival", env)
+        if qid is not None:
+            self.assertEqual(env["id"], qid)
+        if helo is not None:
+            self.assertEqual(env.get("helo"), helo)
+        return q
+
+    def assertNothingSpooled(self, before, tmp_empty=False):
+        """No new queue file since before; with tmp_empty, nothing (left)
+        in tmp/ either."""
+        new = spool_messages(self.env.spool, exclude=before)
+        self.assertEqual(new, [], "unexpected queue files" + self.log_tail())
+        if tmp_empty:
+            wait_until(lambda: not queue_files(self.env.spool, "tmp"))
+            self.assertEqual(queue_files(self.env.spool, "tmp"), [],
+                             "files left in tmp/" + self.log_tail())
+
+    def submit(self, c, message, rcpts=(RCPT,), sender=USER):
+        """MAIL, RCPT..., DATA, message over an authenticated client; returns
+        the queue ID from the final 250."""
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % sender), 250)
+        for rcpt in rcpts:
+            self.assertReply(c.cmd("RCPT TO:<%s>" % rcpt), 250)
+        self.assertReply(c.cmd("DATA"), 354)
+        c.send(dot_stuff(message))
+        r = c.reply(timeout=10)
+        self.assertReply(r, 250, "2.0.0")
+        qid = queued_id(str(r))
+        self.assertIsNotNone(qid, "no 'queued as ID' in %s" % r)
+        return qid
+
+    def plain(self, source=None):
+        c = SMTPClient("127.0.0.1", self.port, source=source)
+        self.addCleanup(c.close)
+        return c
+
+    def tls(self, source=None):
+        c = self.plain(source)
+        c.open_tls()
+        return c
+
+    def authed(self, user=USER, password=PASSWORD, source=None):
+        c = connect_authenticated(self.port, user=user, password=password,
+                                  source=source)
+        self.addCleanup(c.close)
+        return c
+
+
+class CountingResult(unittest.TextTestResult):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.passed = 0
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.passed += 1
+
+
+def main(module_name, optional_tools=()):
+    """Runs the tests of a suite module; prints "N passed, N failed".
+    Returns 0 (all passed), 1 (a failure or a required tool missing) or
+    77 (an optional tool is missing: automake's SKIP)."""
+    search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    missing = [t for t in REQUIRED_TOOLS if shutil.which(t, path=search) is None]
+    if missing:
+        print("required tools missing: %s" % " ".join(missing))
+        print("0 passed, 1 failed")
+        return 1
+    missing = [t for t in optional_tools if shutil.which(t, path=search) is None]
+    if missing:
+        print("SKIP: optional tools missing: %s" % " ".join(missing))
+        return 77
+    print("daemon under test:", daemon_binary())
+    module = sys.modules[module_name]
+    if len(sys.argv) > 1:       # test names, as unittest takes them
+        suite = unittest.defaultTestLoader.loadTestsFromNames(sys.argv[1:],
+                                                              module)
+    else:
+        suite = unittest.defaultTestLoader.loadTestsFromModule(module)
+    total = suite.countTestCases()
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
+                                     resultclass=CountingResult)
+    result = runner.run(suite)
+    skipped = len(result.skipped)
+    # Tests that did not pass or skip failed, including those a failed
+    # setUpClass kept from running; a failed tearDownClass (e.g. a
+    # sanitizer report at shutdown) counts on top.
+    class_errors = sum(1 for t, _ in result.errors
+                       if isinstance(t, unittest.suite._ErrorHolder)
+                       and "setUpClass" not in t.description)
+    failed = total - result.passed - skipped + class_errors
+    print("%d passed, %d failed" % (result.passed, failed))
+    if skipped:
+        print("%d skipped" % skipped)
+    return 0 if failed == 0 else 1

@@ -365,6 +365,10 @@ test_from(void)
 	from("unbalanced comment", S("a@x.test)"), 8, -1);
 	from("backslash at the end", S("(x\\"), 8, -1);
 	from("CRLF without WSP", S("a@x.test\r\nX: y"), 8, -1);
+	from("CRLF without WSP after a comma", S("a@x.test,\r\nb@x.test"), 8,
+	    -1);
+	from("CRLF without WSP in a quoted string", S("\"A\r\nB\" <a@x.test>"),
+	    8, -1);
 	from("bare CR", S("A\r<a@x.test>"), 8, -1);
 	from("bare LF", S("A\n <a@x.test>"), 8, -1);
 	from("NUL", S("a@x.test\0"), 8, -1);

@@ -382,6 +382,41 @@ check_replies(void)
 		    replies[i].e, msg_error_reply(replies[i].e));
 }
 
+/* bare_lf = "normalize": LF becomes CRLF, and never starts a line. */
+static void
+check_normalize_lf(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+		int		 done;
+		const char	*desc;
+	} cases[] = {
+		{ "a\nb\r\n.\r\n", "a\r\nb\r\n", 1, "bare LF written as CRLF" },
+		{ "a\n.\r\nb\r\n.\r\n", "a\r\n.\r\nb\r\n", 1,
+		    "<LF>.<CR><LF> does not end the data, keeps its dot" },
+		{ "a\n.\nb\r\n.\r\n", "a\r\n.\r\nb\r\n", 1,
+		    "<LF>.<LF> does not end the data" },
+		{ "a\r\n.\n", "a\r\n\r\n", 0,
+		    "<CR><LF>.<LF> does not end the data" },
+	};
+	char out[64];
+	size_t i, outlen, used;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct msg_reader r;
+
+		msg_reader_init(&r, 0);
+		r.normalize_lf = 1;
+		used = msg_reader_feed(&r, cases[i].in, strlen(cases[i].in), out,
+		    &outlen);
+		CHECK(r.error == MSG_OK && r.done == cases[i].done &&
+		    used == strlen(cases[i].in) && outlen == strlen(cases[i].out) &&
+		    memcmp(out, cases[i].out, outlen) == 0, "normalize: %s",
+		    cases[i].desc);
+	}
+}
+
 int
 main(void)
 {
@@ -392,6 +427,7 @@ main(void)
 	check_lines();
 	check_cr_at_chunk_end();
 	check_replies();
+	check_normalize_lf();
 	printf("1..%d\n", tests);
 	if (failures != 0) {
 		printf("# %d of %d failed\n", failures, tests);

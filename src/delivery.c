@@ -1,0 +1,1188 @@
+/*
+ * delivery.c - the outbound SMTP client.
+ *
+ * One job is one connection at a time: resolve the next hop, try each
+ * address until one greets us, EHLO, STARTTLS as the route's TLS level
+ * demands, AUTH to a smarthost, then every message of the job in turn over
+ * that connection (RFC 5321 §4.1.4).  Replies are read whole (multi-line
+ * included) and handled by the state that sent the command, so the order of
+ * replies is the order of commands, with or without PIPELINING (RFC 2920).
+ * A message is streamed from its queue file in chunks, dot-stuffed on the
+ * way, as the socket drains: memory stays bounded whatever the size.
+ *
+ * Failures before the first MAIL move on to the next address; after it,
+ * every recipient still pending is deferred with the reason.  Our own
+ * reasons start with an enhanced status code (RFC 3463), remote ones are
+ * the reply as received ("550 5.1.1 ..."), made printable.
+ *
+ * Not here: what to deliver when, retries, bounces (queue.c).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "auth.h"
+#include "delivery.h"
+#include "dns.h"
+#include "log.h"
+
+#define REPLY_LINE_MAX	4096	/* RFC 5321 §4.5.3.1.5 says 512; be lenient */
+#define REPLY_LINES_MAX	200
+#define INPUT_MAX	(64 * 1024)
+#define BODY_CHUNK	16384
+#define BODY_LOW	(32 * 1024)	/* refill the output below this */
+#define BODY_HIGH	(128 * 1024)	/* and up to this */
+#define QUIT_TIMEOUT	10
+#define CRED_MAX	256
+
+enum state {
+	ST_RESOLVE,
+	ST_CONNECT,
+	ST_BANNER,
+	ST_EHLO,
+	ST_HELO,
+	ST_STARTTLS,
+	ST_TLS,		/* handshake running */
+	ST_AUTH,
+	ST_MAIL,
+	ST_RCPT,
+	ST_DATA,
+	ST_BODY,	/* message streaming out */
+	ST_DOT,		/* waiting for the reply to the final dot */
+	ST_RSET,
+	ST_QUIT,
+	ST_DONE,
+};
+
+/* For "lost connection with host[ip] while ..." */
+static const char *const phase[] = {
+	[ST_RESOLVE] = "resolving",
+	[ST_CONNECT] = "connecting",
+	[ST_BANNER] = "receiving the initial greeting",
+	[ST_EHLO] = "sending EHLO",
+	[ST_HELO] = "sending HELO",
+	[ST_STARTTLS] = "sending STARTTLS",
+	[ST_TLS] = "performing the TLS handshake",
+	[ST_AUTH] = "sending AUTH",
+	[ST_MAIL] = "sending MAIL FROM",
+	[ST_RCPT] = "sending RCPT TO",
+	[ST_DATA] = "sending DATA",
+	[ST_BODY] = "sending the message body",
+	[ST_DOT] = "sending end of data",
+	[ST_RSET] = "sending RSET",
+	[ST_QUIT] = "sending QUIT",
+	[ST_DONE] = "done",
+};
+
+#define EXT_STARTTLS	0x01
+#define EXT_PIPELINING	0x02
+#define EXT_8BITMIME	0x04
+#define EXT_SIZE	0x08
+#define EXT_AUTH_PLAIN	0x10
+#define EXT_AUTH_LOGIN	0x20
+
+struct client {
+	struct delivery_job	*job;
+	char			 id[9];
+	enum state		 state;
+	struct bufferevent	*bev;
+	struct dns_result	 dns;
+	size_t			 next;		/* the address to try next */
+	const struct dns_host	*host;		/* the one we talk to */
+	char			 peer[300];	/* "name[ip]" */
+	char			 error[512];	/* why the last one failed */
+
+	int			 ext;		/* EHLO keywords */
+	int			 tls;
+	int			 mail_sent;	/* no other address after this */
+	int			 auth_step;
+
+	int			 code;		/* the reply being read */
+	int			 nlines;
+	char			 reply[512];
+
+	size_t			 mi;		/* the current message */
+	size_t			 nrcpt;		/* its pending recipients */
+	size_t			 si, ri;	/* next RCPT to send, to answer */
+	size_t			 nsent, nreplied, accepted;
+	int			 mail_ok;
+	off_t			 off, left;	/* body still to send */
+	int			 bol;
+	char			 tail[2];	/* last two body bytes */
+
+	struct event		 done_ev;
+};
+
+static struct event_base	*client_base;
+static struct delivery_conf	 client_conf;
+
+static void	client_readcb(struct bufferevent *, void *);
+static void	client_writecb(struct bufferevent *, void *);
+static void	client_eventcb(struct bufferevent *, short, void *);
+static void	connect_next(struct client *);
+static void	mail_start(struct client *);
+static void	send_ehlo(struct client *);
+
+/* Appends remote text made printable: it goes to logs and DSNs. */
+static void
+text_append(char *dst, size_t dstsize, const char *src, size_t len)
+{
+	size_t n = strlen(dst);
+
+	for (; len > 0 && n + 1 < dstsize; src++, len--) {
+		if (*src == '"' || *src == '\\')
+			dst[n++] = '\'';
+		else if (*src >= 0x20 && *src < 0x7f)
+			dst[n++] = *src;
+		else
+			dst[n++] = '?';
+	}
+	dst[n] = '\0';
+}
+
+static const char *
+relay_name(const struct delivery_job *job)
+{
+	return job->relay[0] != '\0' ? job->relay : "none";
+}
+
+static void
+rcpt_set(const struct delivery_job *job, const struct delivery_msg *m,
+    struct delivery_rcpt *r, enum delivery_result result, const char *why)
+{
+	static const char *const words[] = { "pending", "sent", "deferred",
+	    "bounced" };
+
+	r->result = result;
+	r->reply[0] = '\0';
+	text_append(r->reply, sizeof(r->reply), why, strlen(why));
+	log_info("queue=%s rcpt=<%s> relay=%s tls=\"%s\" verified=%s result=%s "
+	    "reply=\"%s\"", m->id, r->addr, relay_name(job), job->tls,
+	    job->tls_verified ? "yes" : "no", words[result], r->reply);
+}
+
+static enum delivery_result
+result_of(int code)
+{
+	if (code / 100 == 2)
+		return DELIVERY_OK;
+	return code / 100 == 5 ? DELIVERY_PERMFAIL : DELIVERY_TEMPFAIL;
+}
+
+/* Gives every pending recipient of m the same result. */
+static void
+msg_set(const struct delivery_job *job, struct delivery_msg *m,
+    enum delivery_result result, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrcpts; i++)
+		if (m->rcpts[i].result == DELIVERY_PENDING)
+			rcpt_set(job, m, &m->rcpts[i], result, why);
+}
+
+static void
+job_set(const struct delivery_job *job, enum delivery_result result,
+    const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < job->nmsgs; i++)
+		msg_set(job, job->msgs[i], result, why);
+}
+
+static size_t
+next_pending(const struct delivery_msg *m, size_t i)
+{
+	while (i < m->nrcpts && m->rcpts[i].result != DELIVERY_PENDING)
+		i++;
+	return i;
+}
+
+static size_t
+job_pending(const struct delivery_job *job)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < job->nmsgs; i++)
+		for (j = 0; j < job->msgs[i]->nrcpts; j++)
+			n += job->msgs[i]->rcpts[j].result == DELIVERY_PENDING;
+	return n;
+}
+
+static void
+client_close(struct client *c)
+{
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);	/* the fd too, TLS or not */
+		c->bev = NULL;
+	}
+}
+
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	struct delivery_job *job = c->job;
+
+	free(c);
+	job->done(job, job->arg);
+}
+
+/* Every recipient has its result: the caller hears of it from the loop. */
+static void
+client_finish(struct client *c)
+{
+	client_close(c);
+	c->state = ST_DONE;
+	event_active(&c->done_ev, EV_TIMEOUT, 1);
+}
+
+/*
+ * The session with this host is over.  Before the first MAIL another
+ * address may do better (next_ok); after it, what is still pending waits
+ * for the next attempt.
+ */
+static void LOG_PRINTF(4, 0)
+session_fail(struct client *c, int next_ok, const char *event,
+    const char *fmt, va_list ap)
+{
+	char why[sizeof(c->error)];
+	int next;
+
+	vsnprintf(why, sizeof(why), fmt, ap);
+	c->error[0] = '\0';
+	text_append(c->error, sizeof(c->error), why, strlen(why));
+	next = next_ok && !c->mail_sent && c->next < c->dns.nhosts;
+	log_info("delivery=%s relay=%s event=%s error=\"%s\" action=%s", c->id,
+	    relay_name(c->job), event, c->error, next ? "next-host" : "defer");
+	client_close(c);
+	if (next) {
+		connect_next(c);
+		return;
+	}
+	job_set(c->job, DELIVERY_TEMPFAIL, c->error);
+	client_finish(c);
+}
+
+/* This host failed us; the next one may not. */
+static void LOG_PRINTF(3, 4)
+conn_fail(struct client *c, const char *event, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_fail(c, 1, event, fmt, ap);
+	va_end(ap);
+}
+
+/* Another address would fail the same way (credentials, policy). */
+static void LOG_PRINTF(3, 4)
+conn_stop(struct client *c, const char *event, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_fail(c, 0, event, fmt, ap);
+	va_end(ap);
+}
+
+static void
+set_timeouts(struct client *c, int rd, int wr)
+{
+	struct timeval r = { rd, 0 }, w = { wr, 0 };
+
+	bufferevent_set_timeouts(c->bev, rd > 0 ? &r : NULL, wr > 0 ? &w : NULL);
+}
+
+static void LOG_PRINTF(2, 3)
+send_cmd(struct client *c, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;		/* cannot happen: addresses are bounded */
+	log_debug("delivery=%s relay=%s send=\"%.*s\"", c->id, relay_name(c->job),
+	    n, line);
+	evbuffer_add(out, line, n);
+	evbuffer_add(out, "\r\n", 2);
+	set_timeouts(c, client_conf.command_timeout, client_conf.command_timeout);
+}
+
+/* ---- Connecting ---- */
+
+static void
+peer_set(struct client *c, const struct dns_host *h)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (getnameinfo((const struct sockaddr *)&h->addr, h->addrlen, ip,
+	    sizeof(ip), NULL, 0, NI_NUMERICHOST) != 0)
+		strcpy(ip, "unknown");
+	snprintf(c->peer, sizeof(c->peer), "%.240s[%s]", h->name, ip);
+	snprintf(c->job->relay, sizeof(c->job->relay), "%.280s:%d", c->peer,
+	    c->job->route.port);
+}
+
+static void
+connect_next(struct client *c)
+{
+	const struct dns_host *h;
+
+	while (c->next < c->dns.nhosts) {
+		h = c->host = &c->dns.hosts[c->next++];
+		peer_set(c, h);
+		c->ext = 0;
+		c->tls = 0;
+		strcpy(c->job->tls, "none");
+		c->job->tls_verified = 0;
+		c->state = ST_CONNECT;
+		c->bev = bufferevent_socket_new(client_base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev != NULL) {
+			bufferevent_setcb(c->bev, client_readcb, client_writecb,
+			    client_eventcb, c);
+			bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_MAX);
+			set_timeouts(c, client_conf.connect_timeout,
+			    client_conf.connect_timeout);
+			if (bufferevent_socket_connect(c->bev,
+			    (struct sockaddr *)&h->addr, h->addrlen) == 0)
+				return;	/* the outcome comes to client_eventcb */
+		}
+		snprintf(c->error, sizeof(c->error), "4.4.1 connect to %s: %s",
+		    c->job->relay, strerror(errno));
+		log_info("delivery=%s relay=%s event=connect-failed error=\"%s\"",
+		    c->id, c->job->relay, c->error);
+		client_close(c);
+	}
+	if (c->error[0] == '\0')
+		strcpy(c->error, "4.4.4 no address to deliver to");
+	job_set(c->job, DELIVERY_TEMPFAIL, c->error);
+	client_finish(c);
+}
+
+static void
+dns_done(const struct dns_result *res, void *arg)
+{
+	struct client *c = arg;
+	const struct delivery_route *rt = &c->job->route;
+	enum delivery_result result = DELIVERY_TEMPFAIL;
+
+	switch (res->status) {
+	case DNS_OK:
+		c->dns = *res;
+		connect_next(c);
+		return;
+	case DNS_NULLMX:
+		/* RFC 7505 §4.2 */
+		result = DELIVERY_PERMFAIL;
+		strcpy(c->error, "5.1.10 domain does not accept mail (null MX)");
+		break;
+	case DNS_NOTFOUND:
+		/*
+		 * Without MX the name comes from our configuration (smarthost,
+		 * route): a typo there is the admin's to fix, mail must not
+		 * bounce for it.
+		 */
+		if (rt->mx) {
+			result = DELIVERY_PERMFAIL;
+			snprintf(c->error, sizeof(c->error),
+			    "5.1.2 domain not found (%s)", res->error);
+		} else
+			snprintf(c->error, sizeof(c->error),
+			    "4.4.4 next-hop host not found (%s)", res->error);
+		break;
+	case DNS_TEMPFAIL:
+		snprintf(c->error, sizeof(c->error), "4.4.3 DNS lookup failed (%s)",
+		    res->error);
+		break;
+	}
+	log_info("delivery=%s host=%s event=dns-failed error=\"%s\"", c->id,
+	    rt->host, c->error);
+	job_set(c->job, result, c->error);
+	client_finish(c);
+}
+
+/* ---- Replies ---- */
+
+/* The keyword's parameters when line starts with it, else NULL. */
+static const char *
+keyword(const char *line, const char *kw)
+{
+	size_t n = strlen(kw);
+
+	if (strncasecmp(line, kw, n) != 0)
+		return NULL;
+	if (line[n] == '\0')
+		return line + n;
+	return line[n] == ' ' || line[n] == '=' ? line + n + 1 : NULL;
+}
+
+static int
+has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (;;) {
+		list += strspn(list, " ");
+		if (*list == '\0')
+			return 0;
+		if (strncasecmp(list, word, n) == 0 &&
+		    (list[n] == ' ' || list[n] == '\0'))
+			return 1;
+		list += strcspn(list, " ");
+	}
+}
+
+/* One line of a 250 reply to EHLO, after the greeting (RFC 5321 §4.1.1.1). */
+static void
+ehlo_line(struct client *c, const char *text)
+{
+	const char *p;
+
+	if (keyword(text, "STARTTLS") != NULL)		/* RFC 3207 */
+		c->ext |= EXT_STARTTLS;
+	else if (keyword(text, "PIPELINING") != NULL)	/* RFC 2920 */
+		c->ext |= EXT_PIPELINING;
+	else if (keyword(text, "8BITMIME") != NULL)	/* RFC 6152 */
+		c->ext |= EXT_8BITMIME;
+	else if (keyword(text, "SIZE") != NULL)		/* RFC 1870 */
+		c->ext |= EXT_SIZE;
+	else if ((p = keyword(text, "AUTH")) != NULL) {	/* RFC 4954 */
+		if (has_word(p, "PLAIN"))
+			c->ext |= EXT_AUTH_PLAIN;
+		if (has_word(p, "LOGIN"))
+			c->ext |= EXT_AUTH_LOGIN;
+	}
+}
+
+static int
+reply_line_ok(const char *line, size_t len)
+{
+	if (len < 3 || len > REPLY_LINE_MAX || line[0] < '2' || line[0] > '5' ||
+	    !isdigit((unsigned char)line[1]) || !isdigit((unsigned char)line[2]))
+		return 0;
+	return len == 3 || line[3] == ' ' || line[3] == '-';
+}
+
+/*
+ * Reads one whole reply into c->code and c->reply: 1 when there is one,
+ * 0 when more input is needed, -1 when the server speaks no SMTP.
+ * RFC 5321 §4.2.1: "NNN-" continues a reply, "NNN " ends it.
+ */
+static int
+reply_read(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	const char *text;
+	char *line;
+	size_t len;
+	int more;
+
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+		if (!reply_line_ok(line, len) || c->nlines >= REPLY_LINES_MAX ||
+		    (c->nlines > 0 && atoi(line) != c->code)) {
+			free(line);
+			return -1;
+		}
+		more = len > 3 && line[3] == '-';
+		text = len > 4 ? line + 4 : "";
+		if (c->nlines++ == 0) {
+			c->code = atoi(line);
+			c->reply[0] = '\0';
+			text_append(c->reply, sizeof(c->reply), line, 3);
+		} else if (c->state == ST_EHLO && c->code == 250)
+			ehlo_line(c, text);
+		text_append(c->reply, sizeof(c->reply), " ", 1);
+		text_append(c->reply, sizeof(c->reply), text, strlen(text));
+		free(line);
+		if (!more) {
+			c->nlines = 0;
+			return 1;
+		}
+	}
+	return evbuffer_get_length(in) > REPLY_LINE_MAX ? -1 : 0;
+}
+
+/* ---- EHLO, STARTTLS, AUTH ---- */
+
+static void
+send_ehlo(struct client *c)
+{
+	c->ext = 0;
+	send_cmd(c, "EHLO %s", client_conf.hostname);
+	c->state = ST_EHLO;
+}
+
+static void
+on_banner(struct client *c)
+{
+	if (c->code / 100 != 2) {
+		/* RFC 5321 §3.1: this host will not talk; another may. */
+		conn_fail(c, "rejected", "%s", c->reply);
+		return;
+	}
+	send_ehlo(c);
+}
+
+static int
+is_literal(const char *name)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, name, buf) == 1 ||
+	    inet_pton(AF_INET6, name, buf) == 1;
+}
+
+static void
+auth_start(struct client *c)
+{
+	const struct delivery_route *rt = &c->job->route;
+	const char *pass = rt->password != NULL ? rt->password : "";
+	char raw[2 * CRED_MAX + 2], b64[sizeof(raw) * 4 / 3 + 4];
+	size_t ulen, plen;
+	unsigned int n;
+
+	if (rt->username == NULL) {
+		mail_start(c);
+		return;
+	}
+	if (!c->tls) {
+		conn_stop(c, "auth-failed",
+		    "4.7.0 refusing to send credentials in clear to %s", c->peer);
+		return;
+	}
+	c->auth_step = 0;
+	c->state = ST_AUTH;
+	if (!(c->ext & EXT_AUTH_PLAIN)) {
+		if (c->ext & EXT_AUTH_LOGIN)
+			send_cmd(c, "AUTH LOGIN");
+		else
+			conn_stop(c, "auth-failed", "4.7.0 %s offers no AUTH "
+			    "mechanism we support (PLAIN, LOGIN)", c->peer);
+		return;
+	}
+	ulen = strlen(rt->username);
+	plen = strlen(pass);
+	if (ulen >= CRED_MAX || plen >= CRED_MAX) {
+		conn_stop(c, "auth-failed", "4.7.0 username or password too long");
+		return;
+	}
+	/* RFC 4616: authzid NUL authcid NUL passwd, as an initial response. */
+	raw[0] = '\0';
+	memcpy(raw + 1, rt->username, ulen);
+	raw[1 + ulen] = '\0';
+	memcpy(raw + 2 + ulen, pass, plen);
+	if (auth_encode64(raw, 2 + ulen + plen, b64, sizeof(b64), &n) == 0) {
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+		    "AUTH PLAIN %.*s\r\n", (int)n, b64);
+		set_timeouts(c, client_conf.command_timeout,
+		    client_conf.command_timeout);
+		c->auth_step = 2;
+	}
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(b64, sizeof(b64));
+	if (c->auth_step != 2)
+		conn_stop(c, "auth-failed", "4.7.0 cannot encode credentials");
+}
+
+/* AUTH LOGIN's two 334 prompts: username, then password.  Never logged. */
+static void
+auth_login_step(struct client *c)
+{
+	const struct delivery_route *rt = &c->job->route;
+	const char *s = c->auth_step == 0 ? rt->username :
+	    rt->password != NULL ? rt->password : "";
+	char b64[CRED_MAX * 4 / 3 + 4];
+	unsigned int n;
+
+	if (strlen(s) >= CRED_MAX ||
+	    auth_encode64(s, strlen(s), b64, sizeof(b64), &n) == -1) {
+		conn_stop(c, "auth-failed", "4.7.0 username or password too long");
+		return;
+	}
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "%.*s\r\n", (int)n,
+	    b64);
+	explicit_bzero(b64, sizeof(b64));
+	set_timeouts(c, client_conf.command_timeout, client_conf.command_timeout);
+	c->auth_step++;
+}
+
+static void
+on_auth(struct client *c)
+{
+	if (c->code == 235) {
+		log_info("delivery=%s relay=%s event=auth result=ok user=%s mech=%s",
+		    c->id, c->job->relay, c->job->route.username,
+		    c->ext & EXT_AUTH_PLAIN ? "PLAIN" : "LOGIN");
+		mail_start(c);
+	} else if (c->code == 334 && c->auth_step < 2)
+		auth_login_step(c);
+	else {
+		/* A wrong password is the admin's to fix: defer, never bounce. */
+		conn_stop(c, "auth-failed", "4.7.0 authentication to %s failed: %s",
+		    c->peer, c->reply);
+	}
+}
+
+static void
+tls_start(struct client *c)
+{
+	const struct delivery_route *rt = &c->job->route;
+	const char *name = c->host->name;
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	/* RFC 3207 §6 (and CVE-2011-0411): nothing may be read past the 220. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		conn_fail(c, "tls-failed", "4.7.5 %s sent data after its STARTTLS "
+		    "reply", c->peer);
+		return;
+	}
+	if ((ssl = SSL_new(client_conf.ssl_ctx)) == NULL) {
+		conn_stop(c, "tls-failed", "4.7.5 cannot create a TLS connection");
+		return;
+	}
+	if (is_literal(name))
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
+	else {
+		SSL_set_tlsext_host_name(ssl, name);	/* RFC 6066 §3 */
+		SSL_set1_host(ssl, name);
+	}
+	/* The name is checked always, enforced only at level verify. */
+	SSL_set_verify(ssl, rt->tls == TLS_LEVEL_VERIFY ? SSL_VERIFY_PEER :
+	    SSL_VERIFY_NONE, NULL);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bev = bufferevent_openssl_filter_new(client_base, c->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		/* libevent may have freed both: rather leak than free twice. */
+		c->bev = NULL;
+		conn_stop(c, "tls-failed", "4.7.5 cannot create a TLS connection");
+		return;
+	}
+	c->bev = bev;
+	c->state = ST_TLS;
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bufferevent_setcb(bev, client_readcb, client_writecb, client_eventcb, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, INPUT_MAX);
+	set_timeouts(c, client_conf.command_timeout, client_conf.command_timeout);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void
+tls_done(struct client *c)
+{
+	struct delivery_job *job = c->job;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	c->tls = 1;
+	job->tls_verified = SSL_get0_peer_certificate(ssl) != NULL &&
+	    SSL_get_verify_result(ssl) == X509_V_OK;
+	snprintf(job->tls, sizeof(job->tls), "%s %s", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl));
+	log_info("delivery=%s relay=%s event=tls tls=\"%s\" verified=%s", c->id,
+	    job->relay, job->tls, job->tls_verified ? "yes" : "no");
+	if (job->route.tls == TLS_LEVEL_VERIFY && !job->tls_verified) {
+		conn_fail(c, "tls-failed", "4.7.5 TLS certificate of %s not "
+		    "verified", c->peer);
+		return;
+	}
+	send_ehlo(c);	/* RFC 3207 §4.2: forget all we learnt before TLS */
+}
+
+static void
+tls_fail(struct client *c, short what)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+	unsigned long e, first = 0;
+	char err[160];
+
+	if (c->job->route.tls == TLS_LEVEL_VERIFY && v != X509_V_OK) {
+		conn_fail(c, "tls-failed", "4.7.5 TLS certificate verification "
+		    "failed for %s: %s", c->peer, X509_verify_cert_error_string(v));
+		return;
+	}
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		first = e;	/* popped last first */
+	if (first != 0)
+		ERR_error_string_n(first, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", what & BEV_EVENT_TIMEOUT ?
+		    "timed out" : "connection closed");
+	if (c->job->route.tls != TLS_LEVEL_MAY) {
+		conn_fail(c, "tls-failed", "4.7.5 TLS handshake with %s failed: %s",
+		    c->peer, err);
+		return;
+	}
+	/* The queue retries in clear; every try here would fail alike. */
+	c->job->tls_failed = 1;
+	conn_stop(c, "tls-failed", "4.7.5 TLS handshake with %s failed: %s "
+	    "(will retry without TLS)", c->peer, err);
+}
+
+/* EHLO (or HELO) done: TLS as the route demands, then AUTH. */
+static void
+ehlo_done(struct client *c)
+{
+	enum tls_level level = c->job->route.tls;
+
+	if (c->tls || level == TLS_LEVEL_NONE) {
+		auth_start(c);
+		return;
+	}
+	if (c->ext & EXT_STARTTLS) {
+		send_cmd(c, "STARTTLS");
+		c->state = ST_STARTTLS;
+		return;
+	}
+	if (level != TLS_LEVEL_MAY) {
+		conn_fail(c, "tls-required", "4.7.5 TLS required but not offered "
+		    "by %s", c->peer);
+		return;
+	}
+	log_info("delivery=%s relay=%s tls=none reason=not-offered", c->id,
+	    c->job->relay);
+	auth_start(c);
+}
+
+static void
+on_ehlo(struct client *c)
+{
+	if (c->code / 100 == 2) {
+		ehlo_done(c);
+	} else if (c->code / 100 == 5) {
+		/* RFC 5321 §3.2: an old server; no extensions then. */
+		c->ext = 0;
+		send_cmd(c, "HELO %s", client_conf.hostname);
+		c->state = ST_HELO;
+	} else
+		conn_fail(c, "rejected", "%s", c->reply);
+}
+
+static void
+on_helo(struct client *c)
+{
+	if (c->code / 100 == 2)
+		ehlo_done(c);
+	else
+		conn_fail(c, "rejected", "%s", c->reply);
+}
+
+static void
+on_starttls(struct client *c)
+{
+	if (c->code == 220) {
+		tls_start(c);
+		return;
+	}
+	if (c->job->route.tls != TLS_LEVEL_MAY) {
+		conn_fail(c, "tls-required", "4.7.5 TLS required but STARTTLS "
+		    "refused by %s: %s", c->peer, c->reply);
+		return;
+	}
+	log_info("delivery=%s relay=%s tls=none reason=\"STARTTLS refused: %s\"",
+	    c->id, c->job->relay, c->reply);
+	auth_start(c);
+}
+
+/* ---- Mail transactions (RFC 5321 §3.3) ---- */
+
+static struct delivery_msg *
+msg_current(struct client *c)
+{
+	return c->job->msgs[c->mi];
+}
+
+static void
+send_rcpt(struct client *c)
+{
+	struct delivery_msg *m = msg_current(c);
+
+	send_cmd(c, "RCPT TO:<%s>", m->rcpts[c->si].addr);
+	c->si = next_pending(m, c->si + 1);
+	c->nsent++;
+}
+
+static void
+quit(struct client *c)
+{
+	send_cmd(c, "QUIT");
+	set_timeouts(c, QUIT_TIMEOUT, QUIT_TIMEOUT);
+	c->state = ST_QUIT;
+}
+
+/* Starts the transaction of the first message with work left, or QUITs. */
+static void
+mail_start(struct client *c)
+{
+	struct delivery_msg *m;
+	char size[40] = "";
+	size_t i;
+
+	while (c->mi < c->job->nmsgs &&
+	    next_pending(msg_current(c), 0) == msg_current(c)->nrcpts)
+		c->mi++;
+	if (c->mi == c->job->nmsgs) {
+		quit(c);
+		return;
+	}
+	m = msg_current(c);
+	c->mail_sent = 1;
+	c->mail_ok = 0;
+	c->nrcpt = c->nsent = c->nreplied = c->accepted = 0;
+	for (i = next_pending(m, 0); i < m->nrcpts; i = next_pending(m, i + 1))
+		c->nrcpt++;
+	c->si = c->ri = next_pending(m, 0);
+	if (c->ext & EXT_SIZE)		/* RFC 1870 §6 */
+		snprintf(size, sizeof(size), " SIZE=%lld", (long long)m->body_size);
+	send_cmd(c, "MAIL FROM:<%s>%s%s", m->from,
+	    c->ext & EXT_8BITMIME ? " BODY=8BITMIME" : "", size);
+	c->state = ST_MAIL;
+	/* RFC 2920 §3.1: MAIL and RCPTs may go in one group. */
+	if (c->ext & EXT_PIPELINING)
+		while (c->nsent < c->nrcpt)
+			send_rcpt(c);
+}
+
+/* Moves on to the next message, after RSET when a transaction is open. */
+static void
+mail_next(struct client *c, int rset)
+{
+	size_t i;
+
+	c->mi++;
+	for (i = c->mi; rset && i < c->job->nmsgs; i++)
+		if (next_pending(c->job->msgs[i], 0) < c->job->msgs[i]->nrcpts) {
+			send_cmd(c, "RSET");
+			c->state = ST_RSET;
+			return;
+		}
+	mail_start(c);
+}
+
+static void
+on_mail(struct client *c)
+{
+	if (c->code / 100 == 2) {
+		c->mail_ok = 1;
+		if (!(c->ext & EXT_PIPELINING))
+			send_rcpt(c);
+		c->state = ST_RCPT;
+		return;
+	}
+	msg_set(c->job, msg_current(c), result_of(c->code), c->reply);
+	if (c->nsent > 0)
+		c->state = ST_RCPT;	/* their replies still come */
+	else
+		mail_next(c, 0);
+}
+
+static void
+on_rcpt(struct client *c)
+{
+	struct delivery_msg *m = msg_current(c);
+
+	c->nreplied++;
+	if (c->mail_ok) {
+		/* Accepted ones stay pending until the final dot answers. */
+		if (c->code / 100 == 2)
+			c->accepted++;
+		else
+			rcpt_set(c->job, m, &m->rcpts[c->ri], result_of(c->code),
+			    c->reply);
+		c->ri = next_pending(m, c->ri + 1);
+	}
+	if (c->nreplied < c->nsent)
+		return;
+	if (c->mail_ok && c->nsent < c->nrcpt) {
+		send_rcpt(c);
+		return;
+	}
+	if (!c->mail_ok)
+		mail_next(c, 0);
+	else if (c->accepted == 0)
+		mail_next(c, 1);
+	else {
+		send_cmd(c, "DATA");
+		c->state = ST_DATA;
+	}
+}
+
+/* RFC 5321 §4.5.2: a line that starts with "." gets one more. */
+static void
+dot_stuff(struct client *c, const char *p, size_t n, struct evbuffer *out)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < n; i++) {
+		if (c->bol && p[i] == '.') {
+			evbuffer_add(out, p + start, i - start);
+			evbuffer_add(out, ".", 1);
+			start = i;
+		}
+		c->bol = p[i] == '\n';
+	}
+	evbuffer_add(out, p + start, n - start);
+	if (n >= 2)
+		memcpy(c->tail, p + n - 2, 2);
+	else if (n == 1) {
+		c->tail[0] = c->tail[1];
+		c->tail[1] = p[0];
+	}
+}
+
+/*
+ * Fills the output up to BODY_HIGH from the queue file; the write callback
+ * calls again below BODY_LOW.  Then the final dot.
+ */
+static void
+body_pump(struct client *c)
+{
+	struct delivery_msg *m = msg_current(c);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char buf[BODY_CHUNK];
+	ssize_t n;
+
+	while (c->left > 0 && evbuffer_get_length(out) < BODY_HIGH) {
+		n = pread(m->fd, buf, c->left < BODY_CHUNK ? (size_t)c->left :
+		    BODY_CHUNK, c->off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(c->error, sizeof(c->error), "4.3.0 cannot read "
+			    "queue file %s: %s", m->id, n == 0 ?
+			    "shorter than expected" : strerror(errno));
+			msg_set(c->job, m, DELIVERY_TEMPFAIL, c->error);
+			conn_stop(c, "local-error", "4.3.0 delivery aborted "
+			    "after a local error");
+			return;
+		}
+		dot_stuff(c, buf, n, out);
+		c->off += n;
+		c->left -= n;
+	}
+	if (c->left > 0)
+		return;
+	/* RFC 5321 §4.1.1.4: CRLF "." CRLF ends the data. */
+	if (m->body_size > 0 && memcmp(c->tail, "\r\n", 2) != 0)
+		evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(out, ".\r\n", 3);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	set_timeouts(c, client_conf.data_timeout, client_conf.command_timeout);
+	c->state = ST_DOT;
+}
+
+static void
+on_data(struct client *c)
+{
+	struct delivery_msg *m = msg_current(c);
+
+	if (c->code != 354) {
+		msg_set(c->job, m, c->code / 100 == 5 ? DELIVERY_PERMFAIL :
+		    DELIVERY_TEMPFAIL, c->reply);
+		mail_next(c, 1);
+		return;
+	}
+	c->off = m->body_offset;
+	c->left = m->body_size;
+	c->bol = 1;
+	memcpy(c->tail, "\r\n", 2);
+	c->state = ST_BODY;
+	/* Nothing to read while we send; a stalled write still times out. */
+	set_timeouts(c, 0, client_conf.command_timeout);
+	bufferevent_setwatermark(c->bev, EV_WRITE, BODY_LOW, 0);
+	body_pump(c);
+}
+
+static void
+on_dot(struct client *c)
+{
+	/* Accepted recipients are the ones still pending. */
+	msg_set(c->job, msg_current(c), result_of(c->code), c->reply);
+	mail_next(c, 0);
+}
+
+static void
+on_rset(struct client *c)
+{
+	if (c->code / 100 == 2)
+		mail_start(c);
+	else
+		conn_fail(c, "rejected", "4.5.0 %s refused RSET: %s", c->peer,
+		    c->reply);
+}
+
+/* ---- Events ---- */
+
+static void
+dispatch(struct client *c)
+{
+	switch (c->state) {
+	case ST_BANNER:		on_banner(c);	break;
+	case ST_EHLO:		on_ehlo(c);	break;
+	case ST_HELO:		on_helo(c);	break;
+	case ST_STARTTLS:	on_starttls(c);	break;
+	case ST_AUTH:		on_auth(c);	break;
+	case ST_MAIL:		on_mail(c);	break;
+	case ST_RCPT:		on_rcpt(c);	break;
+	case ST_DATA:		on_data(c);	break;
+	case ST_DOT:		on_dot(c);	break;
+	case ST_RSET:		on_rset(c);	break;
+	case ST_QUIT:		client_finish(c); break;
+	default:		break;
+	}
+}
+
+static int
+awaits_reply(enum state s)
+{
+	return s != ST_RESOLVE && s != ST_CONNECT && s != ST_TLS &&
+	    s != ST_BODY && s != ST_DONE;
+}
+
+static void
+client_process(struct client *c)
+{
+	int r;
+
+	while (c->bev != NULL && awaits_reply(c->state)) {
+		if ((r = reply_read(c)) == 0)
+			return;
+		if (r == -1) {
+			conn_fail(c, "protocol-error", "4.5.0 protocol error with "
+			    "%s while %s: malformed reply", c->peer,
+			    phase[c->state]);
+			return;
+		}
+		log_debug("delivery=%s relay=%s reply=\"%s\"", c->id,
+		    c->job->relay, c->reply);
+		/* RFC 5321 §3.8: 421 ends the session whatever was asked. */
+		if (c->code == 421 && c->state != ST_QUIT) {
+			conn_fail(c, "rejected", "%s", c->reply);
+			return;
+		}
+		dispatch(c);
+	}
+}
+
+static void
+client_readcb(struct bufferevent *bev, void *arg)
+{
+	client_process(arg);
+}
+
+static void
+client_writecb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->state != ST_BODY)
+		return;
+	body_pump(c);
+	if (c->state == ST_DOT)
+		client_process(c);	/* an early reply may wait */
+}
+
+static void
+client_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == ST_TLS) {
+			tls_done(c);
+			return;
+		}
+		log_debug("delivery=%s relay=%s event=connected", c->id,
+		    c->job->relay);
+		c->state = ST_BANNER;
+		set_timeouts(c, client_conf.command_timeout,
+		    client_conf.command_timeout);
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	if (c->state == ST_CONNECT)
+		conn_fail(c, "connect-failed", "4.4.1 connect to %s: %s",
+		    c->job->relay, what & BEV_EVENT_TIMEOUT ?
+		    "Connection timed out" : strerror(err));
+	else if (c->state == ST_TLS)
+		tls_fail(c, what);
+	else if (c->state == ST_QUIT)
+		client_finish(c);
+	else if (what & BEV_EVENT_TIMEOUT)
+		conn_fail(c, "timeout", "4.4.2 conversation with %s timed out "
+		    "while %s", c->peer, phase[c->state]);
+	else
+		conn_fail(c, "lost-connection", "4.4.2 lost connection with %s "
+		    "while %s", c->peer, phase[c->state]);
+}
+
+void
+delivery_init(struct event_base *base, const struct delivery_conf *conf)
+{
+	client_base = base;
+	client_conf = *conf;
+}
+
+static void
+nomem_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery_job *job = arg;
+
+	job->done(job, job->arg);
+}
+
+void
+delivery_start(struct delivery_job *job)
+{
+	struct timeval now = { 0, 0 };
+	struct client *c;
+
+	job->relay[0] = '\0';
+	strcpy(job->tls, "none");
+	job->tls_verified = 0;
+	job->tls_failed = 0;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		job_set(job, DELIVERY_TEMPFAIL, "4.3.0 out of memory");
+		if (event_base_once(client_base, -1, EV_TIMEOUT, nomem_cb, job,
+		    &now) == -1)
+			log_errx("event=delivery error=\"job lost: out of memory\"");
+		return;
+	}
+	c->job = job;
+	snprintf(c->id, sizeof(c->id), "%08X", arc4random());
+	event_assign(&c->done_ev, client_base, -1, 0, done_cb, c);
+	c->state = ST_RESOLVE;
+	log_debug("delivery=%s host=%s port=%d mx=%d tls=%d msgs=%zu", c->id,
+	    job->route.host, job->route.port, job->route.mx, job->route.tls,
+	    job->nmsgs);
+	if (job_pending(job) == 0)
+		client_finish(c);
+	else
+		dns_resolve(job->route.host, job->route.mx, job->route.port,
+		    dns_done, c);
+}

@@ -1,0 +1,1004 @@
+/*
+ * queue.c - the scheduler between the spool and the delivery client.
+ *
+ * Every queued message is held in memory (envelope and per-recipient state,
+ * never the content).  A tick walks the messages that are due, groups their
+ * pending recipients by next hop and starts one delivery job per next hop,
+ * so that a backlog for one destination travels over one connection.  When
+ * every job of an attempt has ended, the message is finished (bounce for
+ * the failed recipients, then removed) or deferred with exponential
+ * back-off; either way the state reaches the disk through a worker before
+ * anything else relies on it.
+ *
+ * Not here: how the files look (spool.c) and how SMTP is spoken (delivery.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "delivery.h"
+#include "dns.h"
+#include "log.h"
+#include "queue.h"
+#include "server.h"
+#include "spool.h"
+#include "util/map.h"
+#include "worker.h"
+
+#define TLS_BROKEN_SECONDS	3600	/* clear text after a failed handshake */
+
+enum rcpt_state {
+	R_PENDING,
+	R_DELIVERED,
+	R_FAILED,
+};
+
+struct qrcpt {
+	char			*addr;
+	enum rcpt_state		 state;
+	char			 reply[256];
+};
+
+struct qmsg {
+	TAILQ_ENTRY(qmsg)	 entry;
+	char			 id[SPOOL_ID_LEN + 1];
+	char			*from;
+	time_t			 arrival;
+	off_t			 body_offset;
+	off_t			 body_size;
+	struct qrcpt		*rcpts;
+	size_t			 nrcpts;
+	int			 attempts;
+	time_t			 next;
+	int			 held;
+	int			 active;	/* delivery jobs in flight */
+	int			 removing;
+	int			 writing;	/* a state write is in flight */
+	int			 dirty;		/* ... and another is wanted */
+	struct worker_job	 job;		/* state write or removal */
+	char			*state_buf;
+	int			 job_is_remove;
+};
+
+struct dest {
+	int			 active;
+	time_t			 tls_broken_until;
+};
+
+/* One delivery job and what it carries. */
+struct qjob {
+	struct delivery_job	 dj;
+	struct dest		*dest;
+	char			*destkey;
+	size_t			 n;
+	struct qmsg		*qm[1];		/* really n; dj.msgs parallels it */
+};
+
+/* A bounce being written on a worker. */
+struct bounce {
+	struct worker_job	 job;
+	struct spool_file	 f;
+	struct qmsg		*orig;
+	char			*failed;	/* "addr\treply\n" lines */
+	int			 rc;
+};
+
+static struct server *srv;
+static const struct config *conf;
+static TAILQ_HEAD(, qmsg) msgs = TAILQ_HEAD_INITIALIZER(msgs);
+static size_t nmsgs;
+static struct map dests;
+static int active_jobs;
+static struct event *tick_ev;
+
+static void	schedule_soon(int seconds);
+static void	state_write(struct qmsg *);
+static void	msg_remove(struct qmsg *);
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static const char *
+rcpt_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : addr;
+}
+
+static struct qmsg *
+msg_find(const char *id)
+{
+	struct qmsg *qm;
+
+	TAILQ_FOREACH(qm, &msgs, entry)
+		if (strcmp(qm->id, id) == 0 && !qm->removing)
+			return qm;
+	return NULL;
+}
+
+static struct qmsg *
+msg_new(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
+    time_t arrival, off_t body_offset, off_t body_size)
+{
+	struct qmsg *qm = xcalloc(1, sizeof(*qm));
+	size_t i;
+
+	snprintf(qm->id, sizeof(qm->id), "%s", id);
+	qm->from = xstrdup(from);
+	qm->arrival = arrival;
+	qm->body_offset = body_offset;
+	qm->body_size = body_size;
+	qm->rcpts = xcalloc(nrcpts, sizeof(*qm->rcpts));
+	qm->nrcpts = nrcpts;
+	for (i = 0; i < nrcpts; i++)
+		qm->rcpts[i].addr = xstrdup(rcpts[i]);
+	qm->next = time(NULL);
+	TAILQ_INSERT_TAIL(&msgs, qm, entry);
+	nmsgs++;
+	return qm;
+}
+
+static void
+msg_free(struct qmsg *qm)
+{
+	size_t i;
+
+	TAILQ_REMOVE(&msgs, qm, entry);
+	nmsgs--;
+	for (i = 0; i < qm->nrcpts; i++)
+		free(qm->rcpts[i].addr);
+	free(qm->rcpts);
+	free(qm->from);
+	free(qm->state_buf);
+	free(qm);
+}
+
+/* ---- state files ---- */
+
+static char *
+state_format(const struct qmsg *qm)
+{
+	static const char *const names[] = { "pending", "delivered", "failed" };
+	struct evbuffer *b = evbuffer_new();
+	size_t i, len;
+	char *s;
+
+	if (b == NULL)
+		abort();
+	evbuffer_add_printf(b, "SUBMITD-STATE 1\nattempts: %d\nnext: %lld\nheld: %d\n",
+	    qm->attempts, (long long)qm->next, qm->held);
+	for (i = 0; i < qm->nrcpts; i++)
+		evbuffer_add_printf(b, "rcpt: %zu %s %s\n", i,
+		    names[qm->rcpts[i].state], qm->rcpts[i].reply);
+	len = evbuffer_get_length(b);
+	s = xcalloc(1, len + 1);
+	evbuffer_remove(b, s, len);
+	evbuffer_free(b);
+	return s;
+}
+
+static void
+state_parse(struct qmsg *qm, char *buf)
+{
+	char *line, *save = NULL, st[16];
+	size_t i;
+	int n;
+
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "attempts: %d", &qm->attempts) == 1 ||
+		    sscanf(line, "held: %d", &qm->held) == 1)
+			continue;
+		if (strncmp(line, "next: ", 6) == 0) {
+			qm->next = strtoll(line + 6, NULL, 10);
+			continue;
+		}
+		if (sscanf(line, "rcpt: %zu %15s %n", &i, st, &n) == 2 &&
+		    i < qm->nrcpts) {
+			if (strcmp(st, "delivered") == 0)
+				qm->rcpts[i].state = R_DELIVERED;
+			else if (strcmp(st, "failed") == 0)
+				qm->rcpts[i].state = R_FAILED;
+			snprintf(qm->rcpts[i].reply, sizeof(qm->rcpts[i].reply),
+			    "%s", line + n);
+		}
+	}
+}
+
+static void
+disk_work(struct worker_job *job)
+{
+	struct qmsg *qm = (struct qmsg *)((char *)job - offsetof(struct qmsg, job));
+
+	if (qm->job_is_remove) {
+		if (spool_remove(qm->id) == -1)
+			log_errx("queue=%s event=remove error=\"%s\"", qm->id,
+			    strerror(errno));
+	} else if (spool_state_write(qm->id, qm->state_buf,
+	    strlen(qm->state_buf)) == -1)
+		log_errx("queue=%s event=state-write error=\"%s\"", qm->id,
+		    strerror(errno));
+}
+
+static void
+disk_done(struct worker_job *job)
+{
+	struct qmsg *qm = (struct qmsg *)((char *)job - offsetof(struct qmsg, job));
+
+	qm->writing = 0;
+	free(qm->state_buf);
+	qm->state_buf = NULL;
+	if (qm->job_is_remove) {
+		msg_free(qm);
+		return;
+	}
+	if (qm->removing) {
+		qm->removing = 0;	/* msg_remove sets it again */
+		msg_remove(qm);
+	} else if (qm->dirty) {
+		qm->dirty = 0;
+		state_write(qm);
+	}
+}
+
+/* One disk job per message at a time, so writes land in order. */
+static void
+state_write(struct qmsg *qm)
+{
+	if (qm->writing) {
+		qm->dirty = 1;
+		return;
+	}
+	qm->writing = 1;
+	qm->job_is_remove = 0;
+	qm->state_buf = state_format(qm);
+	qm->job.work = disk_work;
+	qm->job.done = disk_done;
+	worker_submit(srv->io_pool, &qm->job);
+}
+
+static void
+msg_remove(struct qmsg *qm)
+{
+	if (qm->removing)
+		return;
+	qm->removing = 1;
+	if (qm->writing)
+		return;		/* disk_done removes it */
+	qm->writing = 1;
+	qm->job_is_remove = 1;
+	qm->job.work = disk_work;
+	qm->job.done = disk_done;
+	worker_submit(srv->io_pool, &qm->job);
+}
+
+/* ---- bounces (RFC 3464) ---- */
+
+/* The enhanced status code of a reply ("550 5.1.1 ..."), or a default. */
+static void
+status_of(const char *reply, char *out, size_t len, const char *dflt)
+{
+	int a, b, c;
+
+	if (sscanf(reply, "%*3d %d.%d.%d", &a, &b, &c) == 3 && (a == 4 || a == 5))
+		snprintf(out, len, "%d.%d.%d", a, b, c);
+	else
+		snprintf(out, len, "%s", dflt);
+}
+
+/* Copies the original's header section, at most 64 KiB of it. */
+static void
+bounce_copy_headers(struct bounce *b)
+{
+	char buf[65536];
+	ssize_t n;
+	char *end;
+	int fd;
+
+	if ((fd = spool_open_message(b->orig->id)) == -1)
+		return;
+	n = pread(fd, buf, sizeof(buf) - 1, b->orig->body_offset);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((end = strstr(buf, "\r\n\r\n")) != NULL)
+		n = end - buf + 2;
+	spool_write(&b->f, buf, n);
+}
+
+static void
+bounce_work(struct worker_job *job)
+{
+	struct bounce *b = (struct bounce *)job;
+	const struct qmsg *qm = b->orig;
+	struct spool_envelope env;
+	char *rcpts[1], date[64], line[1024], status[16], *p, *q;
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	memset(&env, 0, sizeof(env));
+	rcpts[0] = qm->from;
+	env.login = env.client = env.helo = env.tls = "-";
+	env.from = "";		/* RFC 5321 §4.5.5: never a bounce for a bounce */
+	env.rcpts = rcpts;
+	env.nrcpts = 1;
+	env.arrival = now;
+	if ((b->rc = spool_open(&b->f, &env)) == -1)
+		return;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	n = snprintf(line, sizeof(line),
+	    "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
+	    "To: <%s>\r\n"
+	    "Subject: Undelivered Mail Returned to Sender\r\n"
+	    "Date: %s\r\n"
+	    "Message-ID: <%s@%s>\r\n"
+	    "Auto-Submitted: auto-replied\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	    "\tboundary=\"%s/%s\"\r\n\r\n"
+	    "This is a MIME-encapsulated message.\r\n\r\n"
+	    "--%s/%s\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+	    "This is the mail system at %s.\r\n\r\n"
+	    "Your message could not be delivered to one or more recipients.\r\n"
+	    "The remote replies follow.\r\n\r\n",
+	    conf->hostname, qm->from, date, b->f.id, conf->hostname,
+	    b->f.id, conf->hostname, b->f.id, conf->hostname, conf->hostname);
+	spool_write(&b->f, line, n);
+	for (p = b->failed; (q = strchr(p, '\n')) != NULL; p = q + 1) {
+		char *tab = memchr(p, '\t', q - p);
+
+		n = snprintf(line, sizeof(line), "<%.*s>: %.*s\r\n",
+		    (int)(tab - p), p, (int)(q - tab - 1), tab + 1);
+		spool_write(&b->f, line, n);
+	}
+	gmtime_r(&qm->arrival, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	n = snprintf(line, sizeof(line), "\r\n--%s/%s\r\n"
+	    "Content-Type: message/delivery-status\r\n\r\n"
+	    "Reporting-MTA: dns; %s\r\n"
+	    "X-Submitd-Queue-ID: %s\r\n"
+	    "Arrival-Date: %s\r\n",
+	    b->f.id, conf->hostname, conf->hostname, qm->id, date);
+	spool_write(&b->f, line, n);
+	for (p = b->failed; (q = strchr(p, '\n')) != NULL; p = q + 1) {
+		char *tab = memchr(p, '\t', q - p), reply[300];
+
+		snprintf(reply, sizeof(reply), "%.*s", (int)(q - tab - 1), tab + 1);
+		status_of(reply, status, sizeof(status), "5.0.0");
+		n = snprintf(line, sizeof(line), "\r\nFinal-Recipient: rfc822; %.*s\r\n"
+		    "Action: failed\r\nStatus: %s\r\n"
+		    "Diagnostic-Code: smtp; %s\r\n", (int)(tab - p), p, status, reply);
+		spool_write(&b->f, line, n);
+	}
+	n = snprintf(line, sizeof(line), "\r\n--%s/%s\r\n"
+	    "Content-Type: text/rfc822-headers\r\n\r\n", b->f.id, conf->hostname);
+	spool_write(&b->f, line, n);
+	bounce_copy_headers(b);
+	n = snprintf(line, sizeof(line), "\r\n--%s/%s--\r\n", b->f.id,
+	    conf->hostname);
+	spool_write(&b->f, line, n);
+	if ((b->rc = spool_commit(&b->f)) == -1)
+		spool_abort(&b->f);
+}
+
+static void
+bounce_done(struct worker_job *job)
+{
+	struct bounce *b = (struct bounce *)job;
+	char *rcpts[1] = { b->orig->from };
+
+	if (b->rc == -1) {
+		/* Keep the original: its next run tries the bounce again. */
+		log_errx("queue=%s event=bounce error=\"%s\"", b->orig->id,
+		    strerror(b->f.error ? b->f.error : errno));
+		b->orig->next = time(NULL) + conf->queue_retry_min;
+		state_write(b->orig);
+	} else {
+		log_info("queue=%s event=bounce bounce=%s to=<%s>", b->orig->id,
+		    b->f.id, b->orig->from);
+		srv->stats.bounced++;
+		queue_add(b->f.id, "", rcpts, 1, time(NULL), b->f.body_offset,
+		    b->f.size);
+		msg_remove(b->orig);
+	}
+	b->orig->active--;
+	free(b->failed);
+	free(b);
+}
+
+/* Every recipient has a final state: bounce the failed ones, then remove. */
+static void
+msg_finish(struct qmsg *qm)
+{
+	struct evbuffer *failed;
+	struct bounce *b;
+	size_t i, len;
+
+	if ((failed = evbuffer_new()) == NULL)
+		abort();
+	for (i = 0; i < qm->nrcpts; i++)
+		if (qm->rcpts[i].state == R_FAILED)
+			evbuffer_add_printf(failed, "%s\t%s\n", qm->rcpts[i].addr,
+			    qm->rcpts[i].reply);
+	len = evbuffer_get_length(failed);
+	if (len == 0 || qm->from[0] == '\0') {
+		if (len > 0)
+			log_info("queue=%s event=bounce result=dropped "
+			    "reason=\"null sender\"", qm->id);
+		evbuffer_free(failed);
+		msg_remove(qm);
+		return;
+	}
+	b = xcalloc(1, sizeof(*b));
+	b->orig = qm;
+	b->failed = xcalloc(1, len + 1);
+	evbuffer_remove(failed, b->failed, len);
+	evbuffer_free(failed);
+	b->job.work = bounce_work;
+	b->job.done = bounce_done;
+	qm->active++;	/* not due while its bounce is written */
+	worker_submit(srv->io_pool, &b->job);
+}
+
+/* ---- attempts ---- */
+
+static int
+msg_pending(const struct qmsg *qm)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < qm->nrcpts; i++)
+		n += qm->rcpts[i].state == R_PENDING;
+	return n;
+}
+
+/* Every job of an attempt has ended. */
+static void
+attempt_done(struct qmsg *qm)
+{
+	time_t now = time(NULL);
+	size_t i;
+	long delay;
+
+	if (msg_pending(qm) > 0 && now - qm->arrival >= conf->queue_lifetime) {
+		for (i = 0; i < qm->nrcpts; i++) {
+			struct qrcpt *r = &qm->rcpts[i];
+			char last[sizeof(r->reply)];
+
+			if (r->state != R_PENDING)
+				continue;
+			snprintf(last, sizeof(last), "%s", r->reply);
+			/* The last error is cut to fit: the code matters most. */
+			snprintf(r->reply, sizeof(r->reply), "4.4.7 message expired "
+			    "after %d seconds in the queue; last error: %.160s",
+			    conf->queue_lifetime, last[0] ? last : "none");
+			r->state = R_FAILED;
+			log_info("queue=%s rcpt=<%s> result=expired", qm->id, r->addr);
+		}
+	}
+	if (msg_pending(qm) == 0) {
+		msg_finish(qm);
+		return;
+	}
+	qm->attempts++;
+	delay = conf->queue_retry_min;
+	for (i = 1; i < (size_t)qm->attempts && delay < conf->queue_retry_max; i++)
+		delay *= 2;
+	if (delay > conf->queue_retry_max)
+		delay = conf->queue_retry_max;
+	qm->next = now + delay;
+	srv->stats.deferred++;
+	log_info("queue=%s event=deferred attempts=%d pending=%d next=%ld",
+	    qm->id, qm->attempts, msg_pending(qm), delay);
+	state_write(qm);
+	schedule_soon(delay);
+}
+
+static void
+job_done(struct delivery_job *dj, void *arg)
+{
+	struct qjob *j = arg;
+	time_t now = time(NULL);
+	size_t i, k;
+
+	if (dj->tls_failed) {
+		j->dest->tls_broken_until = now + TLS_BROKEN_SECONDS;
+		log_info("relay=%s event=tls result=fail action=\"next attempts in "
+		    "clear for %d seconds\"", dj->relay, TLS_BROKEN_SECONDS);
+	}
+	for (i = 0; i < j->n; i++) {
+		struct qmsg *qm = j->qm[i];
+		struct delivery_msg *dm = dj->msgs[i];
+
+		for (k = 0; k < dm->nrcpts; k++) {
+			struct delivery_rcpt *dr = &dm->rcpts[k];
+			size_t idx;
+
+			/* dr->addr points at qm's own copy of the address. */
+			for (idx = 0; idx < qm->nrcpts; idx++)
+				if (qm->rcpts[idx].addr == dr->addr)
+					break;
+			if (idx == qm->nrcpts)
+				continue;
+			snprintf(qm->rcpts[idx].reply, sizeof(qm->rcpts[idx].reply),
+			    "%s", dr->reply);
+			if (dr->result == DELIVERY_OK) {
+				qm->rcpts[idx].state = R_DELIVERED;
+				srv->stats.delivered++;
+			} else if (dr->result == DELIVERY_PERMFAIL)
+				qm->rcpts[idx].state = R_FAILED;
+		}
+		if (dm->fd != -1)
+			close(dm->fd);
+		free(dm->rcpts);
+		free(dm);
+		if (--qm->active == 0)
+			attempt_done(qm);
+	}
+	j->dest->active--;
+	active_jobs--;
+	free(dj->msgs);
+	free(j->destkey);
+	free(j);
+	schedule_soon(0);
+}
+
+static void
+dest_key(const struct route_conf *r, const char *domain, char *key, size_t len)
+{
+	if (r->host != NULL)
+		snprintf(key, len, "route:%s:%d:%d:%s", r->host, r->port, r->tls,
+		    r->username ? r->username : "");
+	else
+		snprintf(key, len, "mx:%s:%d", domain, r->tls);
+}
+
+static struct dest *
+dest_get(const char *key)
+{
+	struct dest *d = map_get(&dests, key);
+
+	if (d == NULL) {
+		d = xcalloc(1, sizeof(*d));
+		if (map_put(&dests, key, d) == -1)
+			abort();
+	}
+	return d;
+}
+
+static void
+job_fill_route(struct qjob *j, const struct route_conf *r, const char *domain,
+    time_t now)
+{
+	struct delivery_route *dr = &j->dj.route;
+
+	if (r->host != NULL) {
+		snprintf(dr->host, sizeof(dr->host), "%s", r->host);
+		dr->port = r->port;
+		dr->mx = r->mx;
+	} else {
+		snprintf(dr->host, sizeof(dr->host), "%s", domain);
+		dr->port = 25;
+		dr->mx = 1;
+	}
+	dr->tls = r->tls;
+	if (dr->tls == TLS_LEVEL_MAY && j->dest->tls_broken_until > now)
+		dr->tls = TLS_LEVEL_NONE;	/* the last handshake failed */
+	dr->username = r->username;
+	dr->password = r->password;
+}
+
+/* Adds qm's pending recipients for one next hop to the job j. */
+static int
+job_add_msg(struct qjob *j, struct qmsg *qm, const char *key)
+{
+	struct delivery_msg *dm;
+	size_t i;
+	char k[600];
+
+	dm = xcalloc(1, sizeof(*dm));
+	dm->id = qm->id;
+	dm->from = qm->from;
+	dm->body_offset = qm->body_offset;
+	dm->body_size = qm->body_size;
+	dm->rcpts = xcalloc(qm->nrcpts, sizeof(*dm->rcpts));
+	for (i = 0; i < qm->nrcpts; i++) {
+		const char *dom = rcpt_domain(qm->rcpts[i].addr);
+
+		if (qm->rcpts[i].state != R_PENDING)
+			continue;
+		dest_key(config_route(conf, dom), dom, k, sizeof(k));
+		if (strcmp(k, key) == 0)
+			dm->rcpts[dm->nrcpts++].addr = qm->rcpts[i].addr;
+	}
+	if ((dm->fd = spool_open_message(qm->id)) == -1) {
+		log_errx("queue=%s event=open error=\"%s\"", qm->id, strerror(errno));
+		qm->next = time(NULL) + conf->queue_retry_min;
+		free(dm->rcpts);
+		free(dm);
+		return -1;
+	}
+	j->dj.msgs[j->n] = dm;
+	j->qm[j->n++] = qm;
+	qm->active++;
+	return 0;
+}
+
+static int
+job_start(const char *key, void *value, void *arg)
+{
+	struct qjob *j = value;
+
+	if (j->n == 0) {
+		/* Every message's file failed to open: nothing to carry. */
+		j->dest->active--;
+		active_jobs--;
+		free(j->dj.msgs);
+		free(j->destkey);
+		free(j);
+	} else {
+		j->dj.nmsgs = j->n;
+		delivery_start(&j->dj);
+	}
+	return 1;
+}
+
+/*
+ * The tick: start jobs for what is due, as the limits allow.  Messages to
+ * one next hop that are due together share a job, and so a connection.
+ */
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct map building;
+	struct qmsg *qm;
+	time_t now = time(NULL), soonest = 0;
+	size_t i;
+	char key[600];
+
+	map_init(&building);
+	TAILQ_FOREACH(qm, &msgs, entry) {
+		if (qm->held || qm->active || qm->removing)
+			continue;
+		if (qm->next > now) {
+			if (soonest == 0 || qm->next < soonest)
+				soonest = qm->next;
+			continue;
+		}
+		if (msg_pending(qm) == 0) {
+			msg_finish(qm);		/* a crash came before its removal */
+			continue;
+		}
+		for (i = 0; i < qm->nrcpts; i++) {
+			const char *dom = rcpt_domain(qm->rcpts[i].addr);
+			const struct route_conf *r = config_route(conf, dom);
+			struct qjob *j;
+			struct dest *d;
+			size_t k;
+
+			if (qm->rcpts[i].state != R_PENDING)
+				continue;
+			dest_key(r, dom, key, sizeof(key));
+			if ((j = map_get(&building, key)) != NULL) {
+				for (k = 0; k < j->n; k++)
+					if (j->qm[k] == qm)
+						break;
+				if (k < j->n)
+					continue;	/* already carries qm */
+				if (j->n < (size_t)conf->queue_messages_per_connection) {
+					job_add_msg(j, qm, key);
+					continue;
+				}
+			}
+			d = dest_get(key);
+			if (active_jobs >= conf->queue_max_connections ||
+			    d->active >= conf->queue_max_per_destination)
+				continue;	/* next tick */
+			j = xcalloc(1, sizeof(*j) + conf->queue_messages_per_connection *
+			    sizeof(struct qmsg *));
+			j->dj.msgs = xcalloc(conf->queue_messages_per_connection,
+			    sizeof(struct delivery_msg *));
+			j->dest = d;
+			j->destkey = xstrdup(key);
+			job_fill_route(j, r, dom, now);
+			j->dj.done = job_done;
+			j->dj.arg = j;
+			d->active++;
+			active_jobs++;
+			map_put(&building, key, j);
+			job_add_msg(j, qm, key);
+		}
+	}
+	map_sweep(&building, job_start, NULL);
+	map_clear(&building, NULL);
+	if (soonest != 0)
+		schedule_soon(soonest - now);
+}
+
+static void
+schedule_soon(int seconds)
+{
+	struct timeval tv = { seconds > 0 ? seconds : 0, 0 };
+	struct timeval left;
+
+	/* Keep an earlier wake-up if one is set. */
+	if (event_pending(tick_ev, EV_TIMEOUT, &left)) {
+		struct timeval now, when;
+
+		evutil_gettimeofday(&now, NULL);
+		evutil_timeradd(&now, &tv, &when);
+		if (evutil_timercmp(&left, &when, <=))
+			return;
+	}
+	evtimer_add(tick_ev, &tv);
+}
+
+/* ---- start-up and the outside ---- */
+
+static void
+load_one(const char *id, void *arg)
+{
+	struct spool_entry e;
+	struct qmsg *qm;
+	char *state;
+
+	if (spool_read_envelope(id, &e) == -1) {
+		log_errx("queue=%s event=load error=\"unreadable queue file\"", id);
+		return;
+	}
+	qm = msg_new(id, e.from, e.rcpts, e.nrcpts, e.arrival, e.body_offset,
+	    e.body_size);
+	if ((state = spool_state_read(id)) != NULL) {
+		state_parse(qm, state);
+		free(state);
+	}
+	spool_entry_free(&e);
+}
+
+static int
+msg_cmp(const void *a, const void *b)
+{
+	const struct qmsg *x = *(struct qmsg *const *)a;
+	const struct qmsg *y = *(struct qmsg *const *)b;
+
+	return strcmp(x->id, y->id);
+}
+
+/* Ids start with the arrival time: sorting restores arrival order. */
+static void
+sort_queue(void)
+{
+	struct qmsg **v, *qm;
+	size_t i = 0;
+
+	if (nmsgs < 2)
+		return;
+	v = xcalloc(nmsgs, sizeof(*v));
+	TAILQ_FOREACH(qm, &msgs, entry)
+		v[i++] = qm;
+	qsort(v, nmsgs, sizeof(*v), msg_cmp);
+	TAILQ_INIT(&msgs);
+	for (i = 0; i < nmsgs; i++)
+		TAILQ_INSERT_TAIL(&msgs, v[i], entry);
+	free(v);
+}
+
+int
+queue_init(struct server *s)
+{
+	struct delivery_conf dc;
+
+	srv = s;
+	conf = s->conf;
+	map_init(&dests);
+	if (dns_init(s->base, conf->resolver) == -1)
+		return -1;
+	memset(&dc, 0, sizeof(dc));
+	dc.hostname = conf->hostname;
+	dc.connect_timeout = conf->queue_connect_timeout;
+	dc.command_timeout = conf->queue_command_timeout;
+	dc.data_timeout = conf->queue_data_timeout;
+	dc.ssl_ctx = s->client_ctx;
+	delivery_init(s->base, &dc);
+	if ((tick_ev = evtimer_new(s->base, tick, NULL)) == NULL)
+		return -1;
+	if (spool_scan(load_one, NULL) == -1) {
+		log_errx("event=queue-load error=\"%s\"", strerror(errno));
+		return -1;
+	}
+	sort_queue();
+	log_info("event=queue-load messages=%zu", nmsgs);
+	schedule_soon(0);
+	return 0;
+}
+
+void
+queue_shutdown(void)
+{
+	while (!TAILQ_EMPTY(&msgs))
+		msg_free(TAILQ_FIRST(&msgs));
+	map_clear(&dests, free);
+	if (tick_ev != NULL)
+		event_free(tick_ev);
+	tick_ev = NULL;
+	dns_shutdown();
+}
+
+void
+queue_add(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
+    time_t arrival, off_t body_offset, off_t body_size)
+{
+	msg_new(id, from, rcpts, nrcpts, arrival, body_offset, body_size);
+	/* On the next loop turn, so messages committed together share a job. */
+	schedule_soon(0);
+}
+
+size_t
+queue_length(void)
+{
+	return nmsgs;
+}
+
+static void
+show_age(struct evbuffer *out, long secs)
+{
+	if (secs < 120)
+		evbuffer_add_printf(out, "%lds", secs);
+	else if (secs < 7200)
+		evbuffer_add_printf(out, "%ldm", secs / 60);
+	else
+		evbuffer_add_printf(out, "%ldh", secs / 3600);
+}
+
+static void
+show_msg(struct evbuffer *out, const struct qmsg *qm, int full)
+{
+	static const char *const names[] = { "pending", "delivered", "failed" };
+	time_t now = time(NULL);
+	size_t i;
+
+	evbuffer_add_printf(out, "%s  age ", qm->id);
+	show_age(out, now - qm->arrival);
+	evbuffer_add_printf(out, "  size %lld  from <%s>  ", (long long)qm->body_size,
+	    qm->from);
+	if (qm->held)
+		evbuffer_add_printf(out, "held\n");
+	else if (qm->active)
+		evbuffer_add_printf(out, "delivering\n");
+	else if (qm->next <= now)
+		evbuffer_add_printf(out, "next now\n");
+	else {
+		evbuffer_add_printf(out, "next in ");
+		show_age(out, qm->next - now);
+		evbuffer_add_printf(out, "\n");
+	}
+	for (i = 0; i < qm->nrcpts; i++) {
+		if (!full && qm->rcpts[i].state != R_PENDING)
+			continue;
+		evbuffer_add_printf(out, "    <%s> %s%s%s\n", qm->rcpts[i].addr,
+		    names[qm->rcpts[i].state], qm->rcpts[i].reply[0] ? ": " : "",
+		    qm->rcpts[i].reply);
+	}
+	if (full)
+		evbuffer_add_printf(out, "    attempts %d  arrival %lld\n",
+		    qm->attempts, (long long)qm->arrival);
+}
+
+void
+queue_list(struct evbuffer *out)
+{
+	struct qmsg *qm;
+
+	evbuffer_add_printf(out, "ok\n");
+	TAILQ_FOREACH(qm, &msgs, entry)
+		if (!qm->removing)
+			show_msg(out, qm, 0);
+	evbuffer_add_printf(out, "%zu message%s\n", nmsgs, nmsgs == 1 ? "" : "s");
+}
+
+static struct qmsg *
+lookup(const char *id, struct evbuffer *out)
+{
+	struct qmsg *qm = spool_id_valid(id) ? msg_find(id) : NULL;
+
+	if (qm == NULL)
+		evbuffer_add_printf(out, "error: no message %s in the queue\n", id);
+	return qm;
+}
+
+int
+queue_show(const char *id, struct evbuffer *out)
+{
+	struct qmsg *qm = lookup(id, out);
+
+	if (qm == NULL)
+		return -1;
+	evbuffer_add_printf(out, "ok\n");
+	show_msg(out, qm, 1);
+	return 0;
+}
+
+int
+queue_flush(const char *id, struct evbuffer *out)
+{
+	struct qmsg *qm;
+	int n = 0;
+
+	if (id != NULL && lookup(id, out) == NULL)
+		return -1;
+	TAILQ_FOREACH(qm, &msgs, entry)
+		if ((id == NULL || strcmp(qm->id, id) == 0) && !qm->held) {
+			qm->next = 0;
+			n++;
+		}
+	evbuffer_add_printf(out, "ok\n%d message%s scheduled now\n", n,
+	    n == 1 ? "" : "s");
+	schedule_soon(0);
+	return 0;
+}
+
+int
+queue_delete(const char *id, struct evbuffer *out)
+{
+	struct qmsg *qm = lookup(id, out);
+
+	if (qm == NULL)
+		return -1;
+	if (qm->active) {
+		evbuffer_add_printf(out, "error: %s is being delivered; try again "
+		    "in a moment\n", id);
+		return -1;
+	}
+	log_info("queue=%s event=delete by=submitctl", id);
+	msg_remove(qm);
+	evbuffer_add_printf(out, "ok\n%s deleted\n", id);
+	return 0;
+}
+
+int
+queue_hold(const char *id, int hold, struct evbuffer *out)
+{
+	struct qmsg *qm = lookup(id, out);
+
+	if (qm == NULL)
+		return -1;
+	qm->held = hold;
+	if (!hold)
+		qm->next = 0;
+	log_info("queue=%s event=%s by=submitctl", id, hold ? "hold" : "release");
+	state_write(qm);
+	evbuffer_add_printf(out, "ok\n%s %s\n", id, hold ? "held" : "released");
+	if (!hold)
+		schedule_soon(0);
+	return 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * queue.h - the outbound queue scheduler.
+ *
+ * Owns: the in-memory view of every queued message and its recipients'
+ * state, when each is attempted (retries with exponential back-off, expiry),
+ * grouping messages by next hop so one connection carries several, the
+ * concurrency limits, bounces (RFC 3464) and the durable state files.
+ * Needs: spool.c for files, delivery.c for the SMTP client, a worker pool
+ * for everything that touches the disk.
+ */
+#ifndef SUBMITD_QUEUE_H
+#define SUBMITD_QUEUE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct evbuffer;
+struct server;
+
+/* Loads what the spool holds (start-up, before the loop runs). */
+int	queue_init(struct server *);
+void	queue_shutdown(void);
+
+/* A message the session has just committed; everything is copied. */
+void	queue_add(const char *id, const char *from, char *const *rcpts,
+	    size_t nrcpts, time_t arrival, off_t body_offset, off_t body_size);
+
+/* submitctl(8); each returns -1 with a reason in out when id is unknown. */
+void	queue_list(struct evbuffer *out);
+int	queue_show(const char *id, struct evbuffer *out);
+int	queue_flush(const char *id, struct evbuffer *out);	/* id NULL: all */
+int	queue_delete(const char *id, struct evbuffer *out);
+int	queue_hold(const char *id, int hold, struct evbuffer *out);
+size_t	queue_length(void);
+
+#endif
