@@ -391,7 +391,7 @@ check_normalize_lf(void)
 		const char	*out;
 		int		 done;
 		const char	*desc;
-	} cases[] = {
+	} lf_cases[] = {
 		{ "a\nb\r\n.\r\n", "a\r\nb\r\n", 1, "bare LF written as CRLF" },
 		{ "a\n.\r\nb\r\n.\r\n", "a\r\n.\r\nb\r\n", 1,
 		    "<LF>.<CR><LF> does not end the data, keeps its dot" },
@@ -403,17 +403,17 @@ check_normalize_lf(void)
 	char out[64];
 	size_t i, outlen, used;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < sizeof(lf_cases) / sizeof(lf_cases[0]); i++) {
 		struct msg_reader r;
 
 		msg_reader_init(&r, 0);
 		r.normalize_lf = 1;
-		used = msg_reader_feed(&r, cases[i].in, strlen(cases[i].in), out,
+		used = msg_reader_feed(&r, lf_cases[i].in, strlen(lf_cases[i].in), out,
 		    &outlen);
-		CHECK(r.error == MSG_OK && r.done == cases[i].done &&
-		    used == strlen(cases[i].in) && outlen == strlen(cases[i].out) &&
-		    memcmp(out, cases[i].out, outlen) == 0, "normalize: %s",
-		    cases[i].desc);
+		CHECK(r.error == MSG_OK && r.done == lf_cases[i].done &&
+		    used == strlen(lf_cases[i].in) && outlen == strlen(lf_cases[i].out) &&
+		    memcmp(out, lf_cases[i].out, outlen) == 0, "normalize: %s",
+		    lf_cases[i].desc);
 	}
 }
 
