@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "delivery.h"
+#include "log.h"
 #include "tls.h"
 
 #define DEFAULT_SPOOL_DIR	LOCALSTATEDIR "/spool/submitd"
@@ -38,7 +39,27 @@ static const char *const known_mechs[] = {
  * message reads "FILE:LINE: key: reason".
  */
 static cfg_t *root_cfg;
-#define cfg_error(cfg, ...)	cfg_error(root_cfg, __VA_ARGS__)
+
+static int
+current_line(cfg_t *cfg)
+{
+	return cfg->line > root_cfg->line ? cfg->line : root_cfg->line;
+}
+
+/* Our validators' errors: the message names the key itself. */
+static void LOG_PRINTF(2, 3)
+conf_error(cfg_t *cfg, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s:%d: ", root_cfg->filename ? root_cfg->filename : "?",
+	    current_line(cfg));
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+#define cfg_error conf_error
 
 /*
  * libconfuse reports its own errors (unknown keys, wrong types) against the
@@ -51,7 +72,7 @@ config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 	const char *sec = cfg != root_cfg && cfg->name != NULL ? cfg->name : NULL;
 
 	fprintf(stderr, "%s:%d: ", root_cfg->filename ? root_cfg->filename : "?",
-	    root_cfg->line);
+	    current_line(cfg));
 	if (sec != NULL)
 		fprintf(stderr, "%s: ", sec);
 	vfprintf(stderr, fmt, ap);

@@ -250,12 +250,26 @@ load_senders(struct map *into, const char *path)
 	return bad ? -1 : 0;
 }
 
+/* A decimal count from 0 to INT32_MAX. */
+static int
+parse_count(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < 0 || v > INT32_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static int
 load_login_limits(struct map *into, const char *path)
 {
-	char line[1024], *w[4], *end;
-	int lineno = 0, n, bad = 0;
-	long m, r;
+	char line[1024], *w[4];
+	int lineno = 0, n, bad = 0, m, r;
 	FILE *f;
 
 	if ((f = fopen(path, "r")) == NULL) {
@@ -269,14 +283,8 @@ load_login_limits(struct map *into, const char *path)
 		lineno++;
 		if ((n = split_words(line, w, 4)) == 0)
 			continue;
-		errno = 0;
-		if (n == 3) {
-			m = strtol(w[1], &end, 10);
-			if (*end == '\0')
-				r = strtol(w[2], &end, 10);
-		}
-		if (n != 3 || *end != '\0' || errno != 0 || m < 0 || r < 0 ||
-		    m > INT32_MAX || r > INT32_MAX ||
+		if (n != 3 || parse_count(w[1], &m) == -1 ||
+		    parse_count(w[2], &r) == -1 ||
 		    parse_local_address(w[0], login, 0) == -1) {
 			fprintf(stderr, "%s:%d: expected \"LOGIN MESSAGES_PER_HOUR "
 			    "RECIPIENTS_PER_HOUR\"\n", path, lineno);
