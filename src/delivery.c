@@ -51,42 +51,26 @@
 #define CRED_MAX	256
 
 enum state {
-	ST_RESOLVE,
-	ST_CONNECT,
-	ST_BANNER,
-	ST_EHLO,
-	ST_HELO,
-	ST_STARTTLS,
+	ST_RESOLVE, ST_CONNECT, ST_BANNER, ST_EHLO, ST_HELO, ST_STARTTLS,
 	ST_TLS,		/* handshake running */
-	ST_AUTH,
-	ST_MAIL,
-	ST_RCPT,
-	ST_DATA,
+	ST_AUTH, ST_MAIL, ST_RCPT, ST_DATA,
 	ST_BODY,	/* message streaming out */
 	ST_DOT,		/* waiting for the reply to the final dot */
-	ST_RSET,
-	ST_QUIT,
-	ST_DONE,
+	ST_RSET, ST_QUIT, ST_DONE,
 };
 
 /* For "lost connection with host[ip] while ..." */
 static const char *const phase[] = {
-	[ST_RESOLVE] = "resolving",
-	[ST_CONNECT] = "connecting",
+	[ST_RESOLVE] = "resolving",		[ST_CONNECT] = "connecting",
 	[ST_BANNER] = "receiving the initial greeting",
-	[ST_EHLO] = "sending EHLO",
-	[ST_HELO] = "sending HELO",
+	[ST_EHLO] = "sending EHLO",		[ST_HELO] = "sending HELO",
 	[ST_STARTTLS] = "sending STARTTLS",
 	[ST_TLS] = "performing the TLS handshake",
-	[ST_AUTH] = "sending AUTH",
-	[ST_MAIL] = "sending MAIL FROM",
-	[ST_RCPT] = "sending RCPT TO",
-	[ST_DATA] = "sending DATA",
+	[ST_AUTH] = "sending AUTH",		[ST_MAIL] = "sending MAIL FROM",
+	[ST_RCPT] = "sending RCPT TO",		[ST_DATA] = "sending DATA",
 	[ST_BODY] = "sending the message body",
-	[ST_DOT] = "sending end of data",
-	[ST_RSET] = "sending RSET",
-	[ST_QUIT] = "sending QUIT",
-	[ST_DONE] = "done",
+	[ST_DOT] = "sending end of data",	[ST_RSET] = "sending RSET",
+	[ST_QUIT] = "sending QUIT",		[ST_DONE] = "done",
 };
 
 #define EXT_STARTTLS	0x01
@@ -136,7 +120,6 @@ static void	client_writecb(struct bufferevent *, void *);
 static void	client_eventcb(struct bufferevent *, short, void *);
 static void	connect_next(struct client *);
 static void	mail_start(struct client *);
-static void	send_ehlo(struct client *);
 
 /* Appends remote text made printable: it goes to logs and DSNs. */
 static void
@@ -255,17 +238,24 @@ client_finish(struct client *c)
 
 /*
  * The session with this host is over.  Before the first MAIL another
- * address may do better (next_ok); after it, what is still pending waits
+ * address may do better (CONN_NEXT); after it, or when any address would
+ * fail alike (CONN_STOP: credentials, policy), what is still pending waits
  * for the next attempt.
  */
-static void LOG_PRINTF(4, 0)
-session_fail(struct client *c, int next_ok, const char *event,
-    const char *fmt, va_list ap)
+#define CONN_NEXT	1
+#define CONN_STOP	0
+
+static void LOG_PRINTF(4, 5)
+conn_fail(struct client *c, int next_ok, const char *event,
+    const char *fmt, ...)
 {
 	char why[sizeof(c->error)];
+	va_list ap;
 	int next;
 
+	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	c->error[0] = '\0';
 	text_append(c->error, sizeof(c->error), why, strlen(why));
 	next = next_ok && !c->mail_sent && c->next < c->dns.nhosts;
@@ -278,28 +268,6 @@ session_fail(struct client *c, int next_ok, const char *event,
 	}
 	job_set(c->job, DELIVERY_TEMPFAIL, c->error);
 	client_finish(c);
-}
-
-/* This host failed us; the next one may not. */
-static void LOG_PRINTF(3, 4)
-conn_fail(struct client *c, const char *event, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	session_fail(c, 1, event, fmt, ap);
-	va_end(ap);
-}
-
-/* Another address would fail the same way (credentials, policy). */
-static void LOG_PRINTF(3, 4)
-conn_stop(struct client *c, const char *event, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	session_fail(c, 0, event, fmt, ap);
-	va_end(ap);
 }
 
 static void
@@ -540,7 +508,7 @@ on_banner(struct client *c)
 {
 	if (c->code / 100 != 2) {
 		/* RFC 5321 §3.1: this host will not talk; another may. */
-		conn_fail(c, "rejected", "%s", c->reply);
+		conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
 		return;
 	}
 	send_ehlo(c);
@@ -555,94 +523,103 @@ is_literal(const char *name)
 	    inet_pton(AF_INET6, name, buf) == 1;
 }
 
+/* Sends prefix and base64(data): never logged, and wiped from our stack. */
+static int
+send_secret(struct client *c, const char *prefix, const char *data,
+    size_t len)
+{
+	char b64[(2 * CRED_MAX + 2) * 4 / 3 + 4];
+	unsigned int n;
+	int rc = -1;
+
+	if (len <= 2 * CRED_MAX + 2 &&
+	    auth_encode64(data, len, b64, sizeof(b64), &n) == 0) {
+		evbuffer_add_printf(bufferevent_get_output(c->bev), "%s%.*s\r\n",
+		    prefix, (int)n, b64);
+		set_timeouts(c, client_conf.command_timeout,
+		    client_conf.command_timeout);
+		rc = 0;
+	}
+	explicit_bzero(b64, sizeof(b64));
+	return rc;
+}
+
+/* RFC 4616: NUL authcid NUL passwd, as an initial response (RFC 4954 §4). */
+static int
+auth_plain(struct client *c, const char *user, const char *pass)
+{
+	char raw[2 * CRED_MAX + 2];
+	size_t ulen = strlen(user), plen = strlen(pass);
+	int rc;
+
+	if (ulen > CRED_MAX || plen > CRED_MAX)
+		return -1;
+	raw[0] = '\0';
+	memcpy(raw + 1, user, ulen);
+	raw[1 + ulen] = '\0';
+	memcpy(raw + 2 + ulen, pass, plen);
+	rc = send_secret(c, "AUTH PLAIN ", raw, 2 + ulen + plen);
+	explicit_bzero(raw, sizeof(raw));
+	return rc;
+}
+
 static void
 auth_start(struct client *c)
 {
 	const struct delivery_route *rt = &c->job->route;
-	const char *pass = rt->password != NULL ? rt->password : "";
-	char raw[2 * CRED_MAX + 2], b64[sizeof(raw) * 4 / 3 + 4];
-	size_t ulen, plen;
-	unsigned int n;
+	int rc = 0;
 
 	if (rt->username == NULL) {
 		mail_start(c);
 		return;
 	}
 	if (!c->tls) {
-		conn_stop(c, "auth-failed",
+		conn_fail(c, CONN_STOP, "auth-failed",
 		    "4.7.0 refusing to send credentials in clear to %s", c->peer);
 		return;
 	}
-	c->auth_step = 0;
 	c->state = ST_AUTH;
-	if (!(c->ext & EXT_AUTH_PLAIN)) {
-		if (c->ext & EXT_AUTH_LOGIN)
-			send_cmd(c, "AUTH LOGIN");
-		else
-			conn_stop(c, "auth-failed", "4.7.0 %s offers no AUTH "
-			    "mechanism we support (PLAIN, LOGIN)", c->peer);
+	c->auth_step = 0;
+	if (c->ext & EXT_AUTH_PLAIN) {
+		rc = auth_plain(c, rt->username, rt->password != NULL ?
+		    rt->password : "");
+		c->auth_step = 2;	/* no 334 expected */
+	} else if (c->ext & EXT_AUTH_LOGIN)
+		send_cmd(c, "AUTH LOGIN");
+	else {
+		conn_fail(c, CONN_STOP, "auth-failed",
+		    "4.7.0 %s offers no AUTH mechanism we support "
+		    "(PLAIN, LOGIN)", c->peer);
 		return;
 	}
-	ulen = strlen(rt->username);
-	plen = strlen(pass);
-	if (ulen >= CRED_MAX || plen >= CRED_MAX) {
-		conn_stop(c, "auth-failed", "4.7.0 username or password too long");
-		return;
-	}
-	/* RFC 4616: authzid NUL authcid NUL passwd, as an initial response. */
-	raw[0] = '\0';
-	memcpy(raw + 1, rt->username, ulen);
-	raw[1 + ulen] = '\0';
-	memcpy(raw + 2 + ulen, pass, plen);
-	if (auth_encode64(raw, 2 + ulen + plen, b64, sizeof(b64), &n) == 0) {
-		evbuffer_add_printf(bufferevent_get_output(c->bev),
-		    "AUTH PLAIN %.*s\r\n", (int)n, b64);
-		set_timeouts(c, client_conf.command_timeout,
-		    client_conf.command_timeout);
-		c->auth_step = 2;
-	}
-	explicit_bzero(raw, sizeof(raw));
-	explicit_bzero(b64, sizeof(b64));
-	if (c->auth_step != 2)
-		conn_stop(c, "auth-failed", "4.7.0 cannot encode credentials");
-}
-
-/* AUTH LOGIN's two 334 prompts: username, then password.  Never logged. */
-static void
-auth_login_step(struct client *c)
-{
-	const struct delivery_route *rt = &c->job->route;
-	const char *s = c->auth_step == 0 ? rt->username :
-	    rt->password != NULL ? rt->password : "";
-	char b64[CRED_MAX * 4 / 3 + 4];
-	unsigned int n;
-
-	if (strlen(s) >= CRED_MAX ||
-	    auth_encode64(s, strlen(s), b64, sizeof(b64), &n) == -1) {
-		conn_stop(c, "auth-failed", "4.7.0 username or password too long");
-		return;
-	}
-	evbuffer_add_printf(bufferevent_get_output(c->bev), "%.*s\r\n", (int)n,
-	    b64);
-	explicit_bzero(b64, sizeof(b64));
-	set_timeouts(c, client_conf.command_timeout, client_conf.command_timeout);
-	c->auth_step++;
+	if (rc == -1)
+		conn_fail(c, CONN_STOP, "auth-failed",
+		    "4.7.0 username or password too long");
 }
 
 static void
 on_auth(struct client *c)
 {
+	const struct delivery_route *rt = &c->job->route;
+	const char *s;
+
 	if (c->code == 235) {
 		log_info("delivery=%s relay=%s event=auth result=ok user=%s mech=%s",
-		    c->id, c->job->relay, c->job->route.username,
+		    c->id, c->job->relay, rt->username,
 		    c->ext & EXT_AUTH_PLAIN ? "PLAIN" : "LOGIN");
 		mail_start(c);
-	} else if (c->code == 334 && c->auth_step < 2)
-		auth_login_step(c);
-	else {
+	} else if (c->code == 334 && c->auth_step < 2) {
+		/* AUTH LOGIN prompts for the username, then the password. */
+		s = c->auth_step++ == 0 ? rt->username :
+		    rt->password != NULL ? rt->password : "";
+		if (send_secret(c, "", s, strlen(s)) == -1)
+			conn_fail(c, CONN_STOP, "auth-failed",
+			    "4.7.0 username or password too long");
+	} else {
 		/* A wrong password is the admin's to fix: defer, never bounce. */
-		conn_stop(c, "auth-failed", "4.7.0 authentication to %s failed: %s",
-		    c->peer, c->reply);
+		conn_fail(c, CONN_STOP, "auth-failed",
+		    "4.7.0 authentication to %s failed: %s", c->peer,
+		    c->reply);
 	}
 }
 
@@ -656,12 +633,13 @@ tls_start(struct client *c)
 
 	/* RFC 3207 §6 (and CVE-2011-0411): nothing may be read past the 220. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-		conn_fail(c, "tls-failed", "4.7.5 %s sent data after its STARTTLS "
-		    "reply", c->peer);
+		conn_fail(c, CONN_NEXT, "tls-failed",
+		    "4.7.5 %s sent data after its STARTTLS reply", c->peer);
 		return;
 	}
 	if ((ssl = SSL_new(client_conf.ssl_ctx)) == NULL) {
-		conn_stop(c, "tls-failed", "4.7.5 cannot create a TLS connection");
+		conn_fail(c, CONN_STOP, "tls-failed",
+		    "4.7.5 cannot create a TLS connection");
 		return;
 	}
 	if (is_literal(name))
@@ -674,12 +652,15 @@ tls_start(struct client *c)
 	SSL_set_verify(ssl, rt->tls == TLS_LEVEL_VERIFY ? SSL_VERIFY_PEER :
 	    SSL_VERIFY_NONE, NULL);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	/* Else the filter moves all we write into the socket's buffer at once. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, BODY_HIGH);
 	bev = bufferevent_openssl_filter_new(client_base, c->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		/* libevent may have freed both: rather leak than free twice. */
 		c->bev = NULL;
-		conn_stop(c, "tls-failed", "4.7.5 cannot create a TLS connection");
+		conn_fail(c, CONN_STOP, "tls-failed",
+		    "4.7.5 cannot create a TLS connection");
 		return;
 	}
 	c->bev = bev;
@@ -705,8 +686,8 @@ tls_done(struct client *c)
 	log_info("delivery=%s relay=%s event=tls tls=\"%s\" verified=%s", c->id,
 	    job->relay, job->tls, job->tls_verified ? "yes" : "no");
 	if (job->route.tls == TLS_LEVEL_VERIFY && !job->tls_verified) {
-		conn_fail(c, "tls-failed", "4.7.5 TLS certificate of %s not "
-		    "verified", c->peer);
+		conn_fail(c, CONN_NEXT, "tls-failed",
+		    "4.7.5 TLS certificate of %s not verified", c->peer);
 		return;
 	}
 	send_ehlo(c);	/* RFC 3207 §4.2: forget all we learnt before TLS */
@@ -721,26 +702,33 @@ tls_fail(struct client *c, short what)
 	char err[160];
 
 	if (c->job->route.tls == TLS_LEVEL_VERIFY && v != X509_V_OK) {
-		conn_fail(c, "tls-failed", "4.7.5 TLS certificate verification "
-		    "failed for %s: %s", c->peer, X509_verify_cert_error_string(v));
+		conn_fail(c, CONN_NEXT, "tls-failed",
+		    "4.7.5 TLS certificate verification failed for %s: %s",
+		    c->peer, X509_verify_cert_error_string(v));
 		return;
 	}
+	/*
+	 * libevent keeps SSL_get_error()'s code first, then the error queue;
+	 * it pops them last first.  The earliest queued error says most.
+	 */
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
-		first = e;	/* popped last first */
+		if (ERR_GET_LIB(e) != 0)
+			first = e;
 	if (first != 0)
 		ERR_error_string_n(first, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "%s", what & BEV_EVENT_TIMEOUT ?
 		    "timed out" : "connection closed");
 	if (c->job->route.tls != TLS_LEVEL_MAY) {
-		conn_fail(c, "tls-failed", "4.7.5 TLS handshake with %s failed: %s",
-		    c->peer, err);
+		conn_fail(c, CONN_NEXT, "tls-failed",
+		    "4.7.5 TLS handshake with %s failed: %s", c->peer, err);
 		return;
 	}
 	/* The queue retries in clear; every try here would fail alike. */
 	c->job->tls_failed = 1;
-	conn_stop(c, "tls-failed", "4.7.5 TLS handshake with %s failed: %s "
-	    "(will retry without TLS)", c->peer, err);
+	conn_fail(c, CONN_STOP, "tls-failed",
+	    "4.7.5 TLS handshake with %s failed: %s (will retry without TLS)",
+	    c->peer, err);
 }
 
 /* EHLO (or HELO) done: TLS as the route demands, then AUTH. */
@@ -759,8 +747,8 @@ ehlo_done(struct client *c)
 		return;
 	}
 	if (level != TLS_LEVEL_MAY) {
-		conn_fail(c, "tls-required", "4.7.5 TLS required but not offered "
-		    "by %s", c->peer);
+		conn_fail(c, CONN_NEXT, "tls-required",
+		    "4.7.5 TLS required but not offered by %s", c->peer);
 		return;
 	}
 	log_info("delivery=%s relay=%s tls=none reason=not-offered", c->id,
@@ -779,7 +767,7 @@ on_ehlo(struct client *c)
 		send_cmd(c, "HELO %s", client_conf.hostname);
 		c->state = ST_HELO;
 	} else
-		conn_fail(c, "rejected", "%s", c->reply);
+		conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
 }
 
 static void
@@ -788,7 +776,7 @@ on_helo(struct client *c)
 	if (c->code / 100 == 2)
 		ehlo_done(c);
 	else
-		conn_fail(c, "rejected", "%s", c->reply);
+		conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
 }
 
 static void
@@ -799,8 +787,9 @@ on_starttls(struct client *c)
 		return;
 	}
 	if (c->job->route.tls != TLS_LEVEL_MAY) {
-		conn_fail(c, "tls-required", "4.7.5 TLS required but STARTTLS "
-		    "refused by %s: %s", c->peer, c->reply);
+		conn_fail(c, CONN_NEXT, "tls-required",
+		    "4.7.5 TLS required but STARTTLS refused by %s: %s",
+		    c->peer, c->reply);
 		return;
 	}
 	log_info("delivery=%s relay=%s tls=none reason=\"STARTTLS refused: %s\"",
@@ -976,8 +965,8 @@ body_pump(struct client *c)
 			    "queue file %s: %s", m->id, n == 0 ?
 			    "shorter than expected" : strerror(errno));
 			msg_set(c->job, m, DELIVERY_TEMPFAIL, c->error);
-			conn_stop(c, "local-error", "4.3.0 delivery aborted "
-			    "after a local error");
+			conn_fail(c, CONN_STOP, "local-error",
+			    "4.3.0 delivery aborted after a local error");
 			return;
 		}
 		dot_stuff(c, buf, n, out);
@@ -1031,8 +1020,8 @@ on_rset(struct client *c)
 	if (c->code / 100 == 2)
 		mail_start(c);
 	else
-		conn_fail(c, "rejected", "4.5.0 %s refused RSET: %s", c->peer,
-		    c->reply);
+		conn_fail(c, CONN_NEXT, "rejected",
+		    "4.5.0 %s refused RSET: %s", c->peer, c->reply);
 }
 
 /* ---- Events ---- */
@@ -1072,16 +1061,16 @@ client_process(struct client *c)
 		if ((r = reply_read(c)) == 0)
 			return;
 		if (r == -1) {
-			conn_fail(c, "protocol-error", "4.5.0 protocol error with "
-			    "%s while %s: malformed reply", c->peer,
-			    phase[c->state]);
+			conn_fail(c, CONN_NEXT, "protocol-error",
+			    "4.5.0 protocol error with %s while %s: "
+			    "malformed reply", c->peer, phase[c->state]);
 			return;
 		}
 		log_debug("delivery=%s relay=%s reply=\"%s\"", c->id,
 		    c->job->relay, c->reply);
 		/* RFC 5321 §3.8: 421 ends the session whatever was asked. */
 		if (c->code == 421 && c->state != ST_QUIT) {
-			conn_fail(c, "rejected", "%s", c->reply);
+			conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
 			return;
 		}
 		dispatch(c);
@@ -1126,7 +1115,7 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (c->state == ST_CONNECT)
-		conn_fail(c, "connect-failed", "4.4.1 connect to %s: %s",
+		conn_fail(c, CONN_NEXT, "connect-failed", "4.4.1 connect to %s: %s",
 		    c->job->relay, what & BEV_EVENT_TIMEOUT ?
 		    "Connection timed out" : strerror(err));
 	else if (c->state == ST_TLS)
@@ -1134,11 +1123,13 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 	else if (c->state == ST_QUIT)
 		client_finish(c);
 	else if (what & BEV_EVENT_TIMEOUT)
-		conn_fail(c, "timeout", "4.4.2 conversation with %s timed out "
-		    "while %s", c->peer, phase[c->state]);
+		conn_fail(c, CONN_NEXT, "timeout",
+		    "4.4.2 conversation with %s timed out while %s", c->peer,
+		    phase[c->state]);
 	else
-		conn_fail(c, "lost-connection", "4.4.2 lost connection with %s "
-		    "while %s", c->peer, phase[c->state]);
+		conn_fail(c, CONN_NEXT, "lost-connection",
+		    "4.4.2 lost connection with %s while %s", c->peer,
+		    phase[c->state]);
 }
 
 void

@@ -31,6 +31,7 @@ struct window {
 	uint32_t	 slot[WIN_SLOTS];
 	int64_t		 last;		/* index of the newest slot */
 	int		 width;		/* seconds per slot */
+	int		 nslots;	/* width * nslots covers the window */
 };
 
 struct grant {
@@ -65,11 +66,15 @@ static struct map clients;
 static long long sessions_total;
 static time_t last_sweep;
 
+/* At most WIN_SLOTS slots of whole seconds, covering at least seconds. */
 static void
 window_init(struct window *w, int seconds)
 {
 	memset(w, 0, sizeof(*w));
-	w->width = seconds >= WIN_SLOTS ? seconds / WIN_SLOTS : 1;
+	if (seconds < 1)
+		seconds = 1;
+	w->width = (seconds + WIN_SLOTS - 1) / WIN_SLOTS;
+	w->nslots = (seconds + w->width - 1) / w->width;
 }
 
 /* Clears the slots that have slid out of the window since last use. */
@@ -78,11 +83,11 @@ window_advance(struct window *w, time_t now)
 {
 	int64_t idx = now / w->width, i;
 
-	if (idx - w->last >= WIN_SLOTS)
+	if (idx - w->last >= w->nslots)
 		memset(w->slot, 0, sizeof(w->slot));
 	else
 		for (i = w->last + 1; i <= idx; i++)
-			w->slot[i % WIN_SLOTS] = 0;
+			w->slot[i % w->nslots] = 0;
 	if (idx > w->last)
 		w->last = idx;
 }
@@ -91,7 +96,7 @@ static void
 window_add(struct window *w, time_t now, uint32_t n)
 {
 	window_advance(w, now);
-	w->slot[w->last % WIN_SLOTS] += n;
+	w->slot[w->last % w->nslots] += n;
 }
 
 static uint32_t
@@ -101,7 +106,7 @@ window_sum(struct window *w, time_t now)
 	int i;
 
 	window_advance(w, now);
-	for (i = 0; i < WIN_SLOTS; i++)
+	for (i = 0; i < w->nslots; i++)
 		sum += w->slot[i];
 	return sum;
 }
@@ -543,14 +548,43 @@ policy_check_rcpt(const char *login, const char *addr, size_t nrcpts,
 	return NULL;
 }
 
-void
-policy_count_message(const char *login, size_t nrcpts)
+/*
+ * Checked and counted in one step at the end of DATA: parallel sessions of
+ * one login all passed MAIL and RCPT against the same counts, and only this
+ * step, on the one loop thread, sees them one at a time.
+ */
+const char *
+policy_take_message(const char *login, size_t nrcpts, char *reply)
 {
 	struct login_counters *l = counters_get(login);
 	time_t now = time(NULL);
+	int messages, recipients;
 
 	if (l == NULL)
-		return;
+		return "451 4.3.0 Insufficient system resources";
+	login_limits(login, &messages, &recipients);
+	if (messages > 0 && window_sum(&l->messages, now) >= (uint32_t)messages) {
+		snprintf(reply, POLICY_REPLY_MAX, "450 4.7.1 Rate limit exceeded: "
+		    "%s may send %d messages per hour; try again later", login,
+		    messages);
+		return reply;
+	}
+	if (recipients > 0 &&
+	    window_sum(&l->recipients, now) + nrcpts > (uint32_t)recipients) {
+		snprintf(reply, POLICY_REPLY_MAX, "450 4.7.1 Rate limit exceeded: "
+		    "%s may send to %d recipients per hour; try again later", login,
+		    recipients);
+		return reply;
+	}
 	window_add(&l->messages, now, 1);
 	window_add(&l->recipients, now, nrcpts);
+	return NULL;
+}
+
+int
+policy_banned(const char *client)
+{
+	struct client_state *c = map_get(&clients, client);
+
+	return c != NULL && c->banned_until > time(NULL);
 }

@@ -43,7 +43,13 @@ const char	*policy_check_rcpt(const char *login, const char *addr,
 		    size_t nrcpts, char *reply);
 /* Does login own addr (also used for the From: header)? */
 int		 policy_owns(const char *login, const char *addr);
-/* Counts an accepted message towards the login's hourly limits. */
-void		 policy_count_message(const char *login, size_t nrcpts);
+/*
+ * At the end of DATA: refuses when the message would pass the login's
+ * hourly limits, else counts it.
+ */
+const char	*policy_take_message(const char *login, size_t nrcpts,
+		    char *reply);
+/* Is client locked out (failed AUTHs)? */
+int		 policy_banned(const char *client);
 
 #endif

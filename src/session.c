@@ -492,6 +492,13 @@ cmd_auth(struct session *s, const struct smtp_cmd *c)
 		reply(s, "503 5.5.1 Already authenticated");
 		return;
 	}
+	if (policy_banned(s->client)) {
+		/* A session opened before the lock-out gets no more guesses. */
+		reply(s, "421 4.7.0 %s Too many failed authentications from your "
+		    "address; try again later", s->conf->hostname);
+		session_finish(s);
+		return;
+	}
 	if (s->have_from) {
 		reply(s, "503 5.5.1 AUTH not permitted during a mail transaction");
 		return;
@@ -740,7 +747,6 @@ commit_done(struct worker_job *job)
 			reply(s, "451 4.3.0 Queue file write error");
 	} else {
 		s->spool_open = 0;	/* it is the queue's now */
-		policy_count_message(s->login, s->nrcpts);
 		s->messages++;
 		s->srv->stats.messages++;
 		s->srv->stats.bytes += s->spool.size;
@@ -772,6 +778,9 @@ data_end(struct session *s)
 		headers_end(s, s->hdrlen, 0);	/* a message with no body */
 	if (s->reader.error == MSG_OK && s->refusal == NULL && s->spool.error)
 		s->refusal = "451 4.3.0 Queue file write error";
+	if (s->reader.error == MSG_OK && s->refusal == NULL)
+		s->refusal = policy_take_message(s->login, s->nrcpts,
+		    s->refusal_buf);
 	if (s->reader.error != MSG_OK || s->refusal != NULL) {
 		reply(s, "%s", s->reader.error != MSG_OK ?
 		    msg_error_reply(s->reader.error) : s->refusal);
