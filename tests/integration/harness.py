@@ -84,6 +84,21 @@ def daemon_binary():
     return "/work/main/build-dev/submitd"
 
 
+def submitctl_binary():
+    """The submitctl next to the submitd under test ($SUBMITCTL overrides)."""
+    if os.environ.get("SUBMITCTL"):
+        return os.environ["SUBMITCTL"]
+    return os.path.join(os.path.dirname(daemon_binary()), "submitctl")
+
+
+def submitctl(env, *args, timeout=15):
+    """Runs `submitctl -s SOCKET args...` against env's daemon; returns the
+    CompletedProcess (text output), whatever its exit code."""
+    sock = env.config_dict(**env.overrides)["control_socket"]
+    return subprocess.run([submitctl_binary(), "-s", sock] + list(args),
+                          capture_output=True, text=True, timeout=timeout)
+
+
 # ---------------------------------------------------------------- ports, dirs
 
 def free_port(host="127.0.0.1"):
@@ -248,6 +263,11 @@ class Env:
         self.spool = os.path.join(self.dir, "spool")
         os.mkdir(self.spool)
         self.port = free_port()
+        # The queue delivers at once: by default it is pointed at a port
+        # nobody listens on, so that every attempt is deferred and queue
+        # files stay in queue/ for the tests to read (override "relay" to
+        # deliver to a real peer).
+        self.relay_port = free_port()
         self.implicit_port = free_port() if implicit else None
         self.ipv6_port = free_port("::1") if ipv6 else None
         self.conf = os.path.join(self.dir, "submitd.conf")
@@ -281,6 +301,7 @@ class Env:
             "limits": {"message_size": 10000000, "recipients": 100,
                        "errors": 10},
             "timeouts": {"command": 300, "data": 180, "handshake": 30},
+            "relay": {"smarthost": "[127.0.0.1]:%d" % self.relay_port},
         }
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(conf.get(key), dict):
@@ -338,9 +359,12 @@ class DaemonError(AssertionError):
 class Daemon:
     """The submitd process under test: `submitd -d -f CONF`, output to a log."""
 
-    def __init__(self, env, binary=None):
+    def __init__(self, env, binary=None, environ=None):
         self.env = env
         self.binary = binary or daemon_binary()
+        # environ: variables added to the daemon's environment (e.g.
+        # SSL_CERT_FILE for a test CA).
+        self.environ = dict(environ or {})
         self.proc = None
         self.killed = False
         self._log_start = 0
@@ -356,7 +380,9 @@ class Daemon:
         self.proc = subprocess.Popen([self.binary, "-d", "-f", self.env.conf],
                                      stdin=subprocess.DEVNULL, stdout=logf,
                                      stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     env=(dict(os.environ, **self.environ)
+                                          if self.environ else None))
         logf.close()
         _daemons[self.proc.pid] = self
         self._wait_ready(timeout)
@@ -943,6 +969,7 @@ class DaemonTestCase(unittest.TestCase):
     users = None
     files = {}
     start_daemon = True
+    daemon_environ = None   # more environment for the daemon (Daemon.environ)
 
     @classmethod
     def configure(cls, env):
@@ -957,7 +984,7 @@ class DaemonTestCase(unittest.TestCase):
         more = cls.configure(cls.env)
         if more:
             cls.env.update_config(**more)
-        cls.daemon = Daemon(cls.env)
+        cls.daemon = Daemon(cls.env, environ=cls.daemon_environ)
         cls.addClassCleanup(cls.daemon.kill9)
         if cls.start_daemon:
             cls.daemon.start()
