@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/thread.h>
 
 #include "auth.h"
@@ -112,13 +113,40 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	policy_reload();
 }
 
+#define STOP_GRACE	10	/* seconds for commits in flight to answer */
+
+/*
+ * Stop accepting, then wait until every message being committed has had
+ * its "250" sent (or the grace period is over), so that a client is never
+ * left without the answer to a message we keep.
+ */
+static void
+stop_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	static int ticks;
+
+	if (srv->commits == 0 || ++ticks > STOP_GRACE * 10) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	struct event_base *base = arg;
+	struct server *srv = arg;
+	static struct event ev_stop;	/* no allocation: nothing to free */
+	static int stopping;
+	struct timeval tv = { 0, 100000 };
 
-	log_info("event=stop signal=%d", (int)sig);
-	event_base_loopexit(base, NULL);
+	log_info("event=stop signal=%d commits=%d", (int)sig, srv->commits);
+	if (stopping++)
+		return;
+	listener_close();
+	event_assign(&ev_stop, srv->base, -1, EV_PERSIST, stop_check, srv);
+	event_add(&ev_stop, &tv);
+	stop_check(-1, 0, srv);
 }
 
 int
@@ -187,8 +215,8 @@ main(int argc, char *argv[])
 	if (queue_init(&srv) == -1)
 		goto out;
 
-	ev_term = evsignal_new(srv.base, SIGTERM, on_signal, srv.base);
-	ev_int = evsignal_new(srv.base, SIGINT, on_signal, srv.base);
+	ev_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+	ev_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
 	ev_hup = evsignal_new(srv.base, SIGHUP, on_hup, NULL);
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);

@@ -37,6 +37,7 @@ struct server {
 	struct worker_pool	*io_pool;	/* fsync and rename */
 	struct worker_pool	*auth_pool;	/* SASL steps, one at a time */
 	struct server_stats	 stats;
+	int			 commits;	/* messages being fsynced now */
 };
 
 #endif

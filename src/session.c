@@ -740,6 +740,7 @@ commit_done(struct worker_job *job)
 	    offsetof(struct session, job));
 
 	s->job_pending = 0;
+	s->srv->commits--;
 	if (s->commit_rc == -1) {
 		log_errx("session=%s queue=%s event=spool-commit error=\"%s\"",
 		    s->id, s->spool.id, strerror(s->commit_errno));
@@ -792,6 +793,7 @@ data_end(struct session *s)
 	s->job.work = commit_work;
 	s->job.done = commit_done;
 	s->job_pending = 1;
+	s->srv->commits++;
 	s->state = S_BUSY;
 	bufferevent_disable(s->bev, EV_READ);
 	worker_submit(s->srv->io_pool, &s->job);
