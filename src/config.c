@@ -121,17 +121,25 @@ check_hostname(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+valid_domain(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			return 0;
+	return *s != '\0' && strlen(s) <= 255;
+}
+
+static int
 check_domains(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned int i;
 
 	for (i = 0; i < cfg_opt_size(opt); i++) {
-		const char *s = cfg_opt_getnstr(opt, i), *p;
+		const char *s = cfg_opt_getnstr(opt, i);
 
-		for (p = s; *p; p++)
-			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
-				break;
-		if (*s == '\0' || *p != '\0' || strlen(s) > 255) {
+		if (!valid_domain(s)) {
 			cfg_error(cfg, "%s: \"%s\" is not a domain", key_name(cfg, opt), s);
 			return -1;
 		}
@@ -263,8 +271,9 @@ parse_host(const char *s, struct route_conf *r)
 		if (*p != '\0' || port < 1 || port > 65535 || colon[1] == '\0')
 			goto bad;
 	}
+	/* An IPv6 address needs brackets: its colons are not a port. */
 	for (p = r->host; *p; p++)
-		if (!isalnum((unsigned char)*p) && strchr(".-:", *p) == NULL)
+		if (!isalnum((unsigned char)*p) && strchr(r->mx ? ".-" : ".-:", *p) == NULL)
 			goto bad;
 	if (r->host[0] == '\0')
 		goto bad;
@@ -644,6 +653,11 @@ copy_route(struct route_conf *r, cfg_t *sec, const char *hostkey,
 		    path, r->domain ? r->domain : "relay");
 		return -1;
 	}
+	if (r->username != NULL && r->host == NULL) {
+		/* Never hand a smarthost password to whatever MX comes up. */
+		fprintf(stderr, "%s: relay: username needs a smarthost\n", path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -673,6 +687,11 @@ copy_routes(struct config *c, cfg_t *cfg)
 
 		c->routes[i].domain = xstrdup(cfg_title(r));
 		lowercase(c->routes[i].domain);
+		if (!valid_domain(c->routes[i].domain)) {
+			fprintf(stderr, "%s: route \"%s\": not a domain\n", c->path,
+			    c->routes[i].domain);
+			return -1;
+		}
 		if (cfg_size(r, "host") == 0) {
 			fprintf(stderr, "%s: route \"%s\": host is required\n",
 			    c->path, c->routes[i].domain);
@@ -817,6 +836,12 @@ config_copy(cfg_t *cfg, const char *path)
 	}
 	if (cfg_size(cfg, "resolver") > 0)
 		c->resolver = xstrdup(cfg_getstr(cfg, "resolver"));
+	if (c->queue_retry_min > c->queue_retry_max) {
+		fprintf(stderr, "%s: queue.retry_min: must not be more than "
+		    "queue.retry_max\n", path);
+		config_free(c);
+		return NULL;
+	}
 	if (copy_routes(c, cfg) == -1) {
 		config_free(c);
 		return NULL;

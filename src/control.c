@@ -126,8 +126,8 @@ control_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	bufferevent_disable(bev, EV_READ);
+	log_info("event=control command=\"%.60s\"", line);
 	dispatch(srv, line, out);
-	log_info("event=control command=\"%.40s\"", line);
 	free(line);
 	bufferevent_setcb(bev, NULL, control_done, control_event, srv);
 }

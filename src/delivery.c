@@ -363,17 +363,18 @@ dns_done(const struct dns_result *res, void *arg)
 		connect_next(c);
 		return;
 	case DNS_NULLMX:
-		/* RFC 7505 §4.2 */
-		result = DELIVERY_PERMFAIL;
-		strcpy(c->error, "5.1.10 domain does not accept mail (null MX)");
+		/* RFC 7505 §4.2; a smarthost with a null MX is a config error. */
+		if (!rt->configured)
+			result = DELIVERY_PERMFAIL;
+		snprintf(c->error, sizeof(c->error), "%s domain does not accept mail "
+		    "(null MX)", rt->configured ? "4.4.4" : "5.1.10");
 		break;
 	case DNS_NOTFOUND:
 		/*
-		 * Without MX the name comes from our configuration (smarthost,
-		 * route): a typo there is the admin's to fix, mail must not
-		 * bounce for it.
+		 * A name from our configuration (smarthost, route): a typo
+		 * there is the admin's to fix, mail must not bounce for it.
 		 */
-		if (rt->mx) {
+		if (!rt->configured) {
 			result = DELIVERY_PERMFAIL;
 			snprintf(c->error, sizeof(c->error),
 			    "5.1.2 domain not found (%s)", res->error);

@@ -28,6 +28,8 @@ struct delivery_route {
 	char			 host[256];	/* name or IP literal, without [] */
 	int			 port;
 	int			 mx;		/* look up MX records for host */
+	int			 configured;	/* host named by the configuration:
+						   DNS failures defer, never bounce */
 	enum tls_level		 tls;
 	const char		*username;	/* AUTH to a smarthost, or NULL */
 	const char		*password;

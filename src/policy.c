@@ -12,6 +12,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ struct client_state {
 };
 
 static const struct config *conf;
+static int reloading;		/* problems go to the log, not stderr */
 static struct map rules;
 static struct map counters;
 static struct map clients;
@@ -176,6 +178,22 @@ rules_free(void *p)
 	free(l);
 }
 
+/* A problem in a senders or login limits file. */
+static void LOG_PRINTF(1, 2)
+file_error(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (reloading)
+		log_warnx("event=reload error=\"%s\"", buf);
+	else
+		fprintf(stderr, "%s\n", buf);
+}
+
 /* Splits a line into at most max words in place; returns the count. */
 static int
 split_words(char *line, char **words, int max)
@@ -218,7 +236,7 @@ load_senders(struct map *into, const char *path)
 	FILE *f;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		file_error("%s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -229,8 +247,8 @@ load_senders(struct map *into, const char *path)
 		if ((n = split_words(line, w, 64)) == 0)
 			continue;
 		if (n < 2 || parse_local_address(w[0], login, 0) == -1) {
-			fprintf(stderr, "%s:%d: expected \"LOGIN ADDRESS|@DOMAIN ...\" "
-			    "with a login in a local domain\n", path, lineno);
+			file_error("%s:%d: expected \"LOGIN ADDRESS|@DOMAIN ...\" "
+			    "with a login in a local domain", path, lineno);
 			bad = 1;
 			continue;
 		}
@@ -241,8 +259,8 @@ load_senders(struct map *into, const char *path)
 			if (g == NULL)
 				abort();
 			if (parse_local_address(w[i], g->addr, 1) == -1) {
-				fprintf(stderr, "%s:%d: %s: not an address or @domain "
-				    "in local_domains\n", path, lineno, w[i]);
+				file_error("%s:%d: %s: not an address or @domain "
+				    "in local_domains", path, lineno, w[i]);
 				free(g);
 				bad = 1;
 				continue;
@@ -278,7 +296,7 @@ load_login_limits(struct map *into, const char *path)
 	FILE *f;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		file_error("%s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -291,8 +309,8 @@ load_login_limits(struct map *into, const char *path)
 		if (n != 3 || parse_count(w[1], &m) == -1 ||
 		    parse_count(w[2], &r) == -1 ||
 		    parse_local_address(w[0], login, 0) == -1) {
-			fprintf(stderr, "%s:%d: expected \"LOGIN MESSAGES_PER_HOUR "
-			    "RECIPIENTS_PER_HOUR\"\n", path, lineno);
+			file_error("%s:%d: expected \"LOGIN MESSAGES_PER_HOUR "
+			    "RECIPIENTS_PER_HOUR\"", path, lineno);
 			bad = 1;
 			continue;
 		}
@@ -331,8 +349,12 @@ int
 policy_reload(void)
 {
 	struct map fresh;
+	int rc;
 
-	if (load_rules(&fresh) == -1) {
+	reloading = 1;
+	rc = load_rules(&fresh);
+	reloading = 0;
+	if (rc == -1) {
 		log_warnx("event=reload result=fail reason=\"senders or login limits "
 		    "file has errors; the old rules stay\"");
 		return -1;

@@ -300,13 +300,17 @@ msg_remove(struct qmsg *qm)
 
 /* ---- bounces (RFC 3464) ---- */
 
-/* The enhanced status code of a reply ("550 5.1.1 ..."), or a default. */
+/*
+ * The enhanced status code of a remote reply ("550 5.1.1 ...") or of one of
+ * our own reasons ("4.4.7 message expired ..."), or a default.
+ */
 static void
 status_of(const char *reply, char *out, size_t len, const char *dflt)
 {
 	int a, b, c;
 
-	if (sscanf(reply, "%*3d %d.%d.%d", &a, &b, &c) == 3 && (a == 4 || a == 5))
+	if ((sscanf(reply, "%*3d %d.%d.%d", &a, &b, &c) == 3 ||
+	    sscanf(reply, "%d.%d.%d", &a, &b, &c) == 3) && (a == 4 || a == 5))
 		snprintf(out, len, "%d.%d.%d", a, b, c);
 	else
 		snprintf(out, len, "%s", dflt);
@@ -606,6 +610,7 @@ job_fill_route(struct qjob *j, const struct route_conf *r, const char *domain,
 		snprintf(dr->host, sizeof(dr->host), "%s", r->host);
 		dr->port = r->port;
 		dr->mx = r->mx;
+		dr->configured = 1;
 	} else {
 		snprintf(dr->host, sizeof(dr->host), "%s", domain);
 		dr->port = 25;
@@ -719,6 +724,9 @@ tick(evutil_socket_t fd, short what, void *arg)
 					job_add_msg(j, qm, key);
 					continue;
 				}
+				/* Full: send it on its way, then build another. */
+				map_del(&building, key);
+				job_start(key, j, NULL);
 			}
 			d = dest_get(key);
 			if (active_jobs >= conf->queue_max_connections ||

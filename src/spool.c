@@ -249,9 +249,32 @@ orphan_state(const char *id, void *arg)
 		log_info("event=spool-clean file=state/%s reason=orphan", id);
 }
 
+/* A state file whose replacement a crash interrupted. */
+static void
+clean_state_tmp(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(state_dirfd);
+	size_t n;
+
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n > 4 && strcmp(de->d_name + n - 4, ".new") == 0)
+			unlinkat(state_dirfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int
 spool_scan(void (*cb)(const char *id, void *arg), void *arg)
 {
+	clean_state_tmp();
 	dir_each(state_dirfd, orphan_state, NULL);
 	return dir_each(queue_dirfd, cb, arg);
 }
