@@ -113,12 +113,14 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	policy_reload();
 }
 
-#define STOP_GRACE	10	/* seconds for commits in flight to answer */
+#define STOP_GRACE	10	/* seconds for work in flight to finish */
 
 /*
- * Stop accepting, then wait until every message being committed has had
- * its "250" sent (or the grace period is over), so that a client is never
- * left without the answer to a message we keep.
+ * Stop accepting and start no deliveries, then wait until every message
+ * being committed has had its "250" sent and every delivery under way has
+ * its answer (or the grace period is over): a client is never left without
+ * the answer to a message we keep, and a next hop that has a message is
+ * not sent it again after the restart.
  */
 static void
 stop_check(evutil_socket_t fd, short what, void *arg)
@@ -126,7 +128,11 @@ stop_check(evutil_socket_t fd, short what, void *arg)
 	struct server *srv = arg;
 	static int ticks;
 
-	if (srv->commits == 0 || ++ticks > STOP_GRACE * 10) {
+	if ((srv->commits == 0 && queue_stop() == 0) || ++ticks > STOP_GRACE * 10) {
+		if (ticks > STOP_GRACE * 10)
+			log_warnx("event=stop commits=%d deliveries=%d reason=\"grace "
+			    "period over; unfinished deliveries will be retried\"",
+			    srv->commits, queue_stop());
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}

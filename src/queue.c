@@ -12,6 +12,7 @@
  *
  * Not here: how the files look (spool.c) and how SMTP is spoken (delivery.c).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,7 @@ static TAILQ_HEAD(, qmsg) msgs = TAILQ_HEAD_INITIALIZER(msgs);
 static size_t nmsgs;
 static struct map dests;
 static int active_jobs;
+static int stopping;		/* no new jobs: the daemon is stopping */
 static struct event *tick_ev;
 
 static void	schedule_soon(int seconds);
@@ -316,6 +318,14 @@ status_of(const char *reply, char *out, size_t len, const char *dflt)
 		snprintf(out, len, "%s", dflt);
 }
 
+/* "550 5.1.1 ..." came from a server; "5.1.10 ..." is our own reason. */
+static int
+remote_reply(const char *r)
+{
+	return isdigit((unsigned char)r[0]) && isdigit((unsigned char)r[1]) &&
+	    isdigit((unsigned char)r[2]) && (r[3] == ' ' || r[3] == '-');
+}
+
 /* Copies the original's header section, at most 64 KiB of it. */
 static void
 bounce_copy_headers(struct bounce *b)
@@ -399,9 +409,11 @@ bounce_work(struct worker_job *job)
 
 		snprintf(reply, sizeof(reply), "%.*s", (int)(q - tab - 1), tab + 1);
 		status_of(reply, status, sizeof(status), "5.0.0");
+		/* RFC 3464 §2.3.6: "smtp" only for what a remote server said. */
 		n = snprintf(line, sizeof(line), "\r\nFinal-Recipient: rfc822; %.*s\r\n"
 		    "Action: failed\r\nStatus: %s\r\n"
-		    "Diagnostic-Code: smtp; %s\r\n", (int)(tab - p), p, status, reply);
+		    "Diagnostic-Code: %s; %s\r\n", (int)(tab - p), p, status,
+		    remote_reply(reply) ? "smtp" : "X-Submitd", reply);
 		spool_write(&b->f, line, n);
 	}
 	n = snprintf(line, sizeof(line), "\r\n--%s/%s\r\n"
@@ -691,6 +703,8 @@ tick(evutil_socket_t fd, short what, void *arg)
 	size_t i;
 	char key[600];
 
+	if (stopping)
+		return;
 	map_init(&building);
 	TAILQ_FOREACH(qm, &msgs, entry) {
 		if (qm->held || qm->active || qm->removing)
@@ -850,9 +864,31 @@ queue_init(struct server *s)
 	return 0;
 }
 
+int
+queue_stop(void)
+{
+	stopping = 1;
+	return active_jobs;
+}
+
 void
 queue_shutdown(void)
 {
+	struct qmsg *qm;
+	char *buf;
+
+	/*
+	 * The workers have finished, but a state change that waited behind an
+	 * earlier write (a hold, say) was never started: write it now.
+	 */
+	TAILQ_FOREACH(qm, &msgs, entry)
+		if (qm->dirty && !qm->removing) {
+			buf = state_format(qm);
+			if (spool_state_write(qm->id, buf, strlen(buf)) == -1)
+				log_errx("queue=%s event=state-write error=\"%s\"",
+				    qm->id, strerror(errno));
+			free(buf);
+		}
 	while (!TAILQ_EMPTY(&msgs))
 		msg_free(TAILQ_FIRST(&msgs));
 	map_clear(&dests, free);

@@ -20,6 +20,9 @@ struct server;
 
 /* Loads what the spool holds (start-up, before the loop runs). */
 int	queue_init(struct server *);
+/* Starts no more deliveries; returns how many are still running. */
+int	queue_stop(void);
+/* After the loop and the workers have stopped: writes what is pending. */
 void	queue_shutdown(void);
 
 /* A message the session has just committed; everything is copied. */

@@ -12,7 +12,9 @@ gives tests what they need to talk to it and to check what it did:
                                   ports, a config written from overrides
   Daemon                          the process: start, wait for the port,
                                   stop (SIGTERM), kill9, log; fails on
-                                  sanitizer reports
+                                  sanitizer reports; environ adds to its
+                                  environment (e.g. SSL_CERT_FILE)
+  submitctl()                     runs submitctl against a test's daemon
   spool_messages()                queue files parsed into envelope + body
   expected_spooled()              the bytes submitd should spool for a
                                   submitted message: its own Received,

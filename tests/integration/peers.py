@@ -1,0 +1,449 @@
+"""Real next hops for the delivery tests: SMTP servers (aiosmtpd) and a DNS
+server (dnsmasq), all on loopback.
+
+  Peer            an aiosmtpd server in a thread of the test process, on a
+                  given or free port of a given loopback address; STARTTLS
+                  with a given certificate, AUTH PLAIN/LOGIN checked against
+                  a dict, replies chosen per recipient (rcpt_reply) or per
+                  message (data_reply); records what arrives (Arrival: the
+                  envelope, the bytes, TLS version/cipher, AUTH login and
+                  which connection carried it).  start()/stop() may be called
+                  again on the same port: a next hop that goes down and up.
+  DNS             dnsmasq on a free port of 127.0.0.1 with the records a test
+                  asks for (MX, A, null MX); the daemon's `resolver` points at
+                  it.  Stopped by pid.
+  make_ca(),      a test CA and certificates it signs, for names (DNS SANs)
+  make_signed()   and addresses (IP SANs); the daemon trusts the CA through
+                  SSL_CERT_FILE in its environment.
+  loopback_address()   a random 127.x.y.z whose port (25 by default) is
+                  free: MX hosts always listen on 25, so each gets its own
+                  address (the tests run as root).
+
+aiosmtpd ships with Debian (python3-aiosmtpd) and loads in /usr/bin/python3
+only; importing this module elsewhere raises ImportError.
+"""
+
+import asyncio
+import atexit
+import logging
+import os
+import random
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import warnings
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+import harness as h
+
+# aiosmtpd logs every failed handshake with a traceback and warns about AUTH
+# in clear, which some tests set up on purpose: the tests check what the
+# peers saw instead.
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+
+# ------------------------------------------------------------ addresses
+
+
+def loopback_address(port=25):
+    """A random 127.x.y.z (not 127.0.0.x) where port is free for TCP."""
+    for _ in range(100):
+        addr = "127.%d.%d.%d" % (random.randint(1, 254), random.randint(0, 255),
+                                 random.randint(2, 254))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((addr, port))
+                return addr
+            except OSError:
+                continue
+    raise RuntimeError("no free loopback address for port %d" % port)
+
+
+def free_udp_tcp_port(host="127.0.0.1"):
+    """A port free for both UDP and TCP on host (DNS uses both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((host, 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind((host, port))
+                    return port
+                except OSError:
+                    continue
+    raise RuntimeError("no port free for UDP and TCP")
+
+
+# ------------------------------------------------------------------ TLS
+
+def make_ca(directory, name="ca", cn="submitd test CA"):
+    """A self-signed CA (P-256); returns (cert_path, key_path)."""
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + "-key.pem")
+    h.run([h.tool("openssl"), "req", "-x509", "-newkey", "ec",
+           "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-subj", "/CN=" + cn, "-days", "2",
+           "-addext", "basicConstraints=critical,CA:TRUE",
+           "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+           "-keyout", key, "-out", cert])
+    return cert, key
+
+
+def make_signed(directory, ca, name, dns=(), ips=()):
+    """A server certificate signed by ca (cert, key) with the given DNS and
+    IP subjectAltNames; returns (cert_path, key_path)."""
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + "-key.pem")
+    csr = os.path.join(directory, name + ".csr")
+    ext = os.path.join(directory, name + ".ext")
+    sans = ["DNS:" + d for d in dns] + ["IP:" + i for i in ips]
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth\n"
+                "subjectAltName=%s\n" % ",".join(sans))
+    h.run([h.tool("openssl"), "req", "-new", "-newkey", "ec",
+           "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-subj", "/CN=" + (list(dns) + list(ips))[0],
+           "-keyout", key, "-out", csr])
+    h.run([h.tool("openssl"), "x509", "-req", "-in", csr, "-CA", ca[0],
+           "-CAkey", ca[1], "-CAcreateserial", "-days", "2",
+           "-extfile", ext, "-out", cert])
+    return cert, key
+
+
+def server_context(cert, key, maximum=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    if maximum is not None:
+        ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        ctx.maximum_version = maximum
+    return ctx
+
+
+# ---------------------------------------------------------------- SMTP peer
+
+class Arrival:
+    """One message a peer accepted."""
+
+    def __init__(self, mail_from, rcpts, data, tls, cipher, conn, login, helo,
+                 client):
+        self.mail_from = mail_from      # "" for <>
+        self.rcpts = rcpts
+        self.data = data                # bytes, dot-unstuffed, CRLF
+        self.tls = tls                  # "TLSv1.3" or None
+        self.cipher = cipher
+        self.conn = conn                # number of the connection (1, 2, ...)
+        self.login = login              # AUTH login or None
+        self.helo = helo
+        self.client = client            # (ip, port) of the daemon's socket
+
+    def __repr__(self):
+        return "<Arrival from=<%s> to=%r tls=%s conn=%d %d bytes>" % (
+            self.mail_from, self.rcpts, self.tls, self.conn, len(self.data))
+
+
+DROP = object()     # data_reply's answer to close the connection instead
+
+
+def _sender(envelope):
+    """The envelope sender, "" for the null sender (aiosmtpd says "<>")."""
+    return "" if envelope.mail_from in (None, "<>") else envelope.mail_from
+
+
+class _Handler:
+    def __init__(self, peer):
+        self.peer = peer
+
+    def _conn(self, server):
+        return self.peer._conn_number(server)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self._conn(server)
+        session.host_name = hostname
+        self.peer.ehlos.append((self._conn(server), hostname,
+                                session.ssl is not None))
+        if self.peer.refuse_ehlo:
+            return [self.peer.refuse_ehlo]
+        if self.peer.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        self._conn(server)
+        session.host_name = hostname
+        return "250 %s" % self.peer.name
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        self.peer.commands.append((self._conn(server), "MAIL", address,
+                                   " ".join(options)))
+        # Commands already waiting behind MAIL: the client pipelined them.
+        waiting = getattr(getattr(server, "_reader", None), "_buffer", b"")
+        if waiting:
+            self.peer.pipelined.append(bytes(waiting))
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        self.peer.commands.append((self._conn(server), "RCPT", address, ""))
+        sender = _sender(envelope)
+        reply = (self.peer.rcpt_reply(sender, address)
+                 if self.peer.rcpt_reply else None)
+        if reply:
+            self.peer.refused.append((sender, address, reply))
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_RSET(self, server, session, envelope):
+        self.peer.commands.append((self._conn(server), "RSET", "", ""))
+        return "250 2.0.0 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        peer = self.peer
+        reply = (peer.data_reply(envelope) if peer.data_reply else None)
+        attempt = (_sender(envelope), list(envelope.rcpt_tos),
+                   reply or "250")
+        peer.data_attempts.append(attempt)
+        if isinstance(reply, (int, float)) and not isinstance(reply, bool):
+            # Accepted (a real server commits before it answers), but the
+            # reply to the final dot comes only after this many seconds.
+            peer.arrivals.append(self._arrival(server, session, envelope))
+            await asyncio.sleep(reply)
+            return "250 2.0.0 OK accepted late"
+        if reply is DROP:
+            # The connection breaks before the reply to the final dot.
+            server.transport.abort()
+            return "421 4.4.2 (never seen: the connection is gone)"
+        if reply and not reply.startswith("2"):
+            return reply
+        peer.arrivals.append(self._arrival(server, session, envelope))
+        return reply or "250 2.0.0 OK accepted"
+
+    def _arrival(self, server, session, envelope):
+        tls = cipher = None
+        if session.ssl is not None and session.ssl.get("ssl_object"):
+            obj = session.ssl["ssl_object"]
+            tls = obj.version()
+            cipher = obj.cipher()[0] if obj.cipher() else None
+        login = None
+        if session.authenticated and session.auth_data is not None:
+            login = getattr(session.auth_data, "login", session.auth_data)
+            if isinstance(login, bytes):
+                login = login.decode("utf-8", "replace")
+        return Arrival(_sender(envelope), list(envelope.rcpt_tos),
+                       bytes(envelope.original_content), tls, cipher,
+                       self._conn(server), login, session.host_name,
+                       session.peer)
+
+
+class Peer:
+    """An SMTP next hop (aiosmtpd) on host:port.
+
+    tls: (cert, key) to offer STARTTLS (or an ssl.SSLContext), None for none.
+    users: {login: password} to offer AUTH (PLAIN, LOGIN) after TLS;
+    require_auth: MAIL needs AUTH first; auth_require_tls=False offers AUTH
+    in clear too.  rcpt_reply(mail_from, rcpt) and data_reply(envelope)
+    return a reply string to refuse, or None to accept (data_reply may
+    return DROP: the connection is cut where the reply to the final dot
+    would be; or a number: the message is taken, the 250 comes that many
+    seconds later).  pipelining: advertise PIPELINING (aiosmtpd handles
+    pipelined commands in order anyway); refuse_ehlo: the reply to EHLO
+    (the client must fall back to HELO); data_size_limit: SIZE.
+    """
+
+    def __init__(self, host="127.0.0.1", port=None, tls=None, users=None,
+                 require_auth=False, auth_require_tls=True, name="mx.test",
+                 rcpt_reply=None, data_reply=None, pipelining=False,
+                 refuse_ehlo=None, data_size_limit=None):
+        self.pipelining = pipelining
+        self.refuse_ehlo = refuse_ehlo
+        self.data_size_limit = data_size_limit
+        self.host = host
+        self.port = port or h.free_port(host)
+        self.name = name
+        self.tls = tls
+        self.users = users
+        self.require_auth = require_auth
+        self.auth_require_tls = auth_require_tls
+        self.rcpt_reply = rcpt_reply
+        self.data_reply = data_reply
+        self.controller = None
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        """Forgets what was seen (arrivals, connections, AUTH attempts)."""
+        self.arrivals = []
+        self.data_attempts = []
+        self.refused = []
+        self.ehlos = []
+        self.commands = []          # (conn, verb, address, parameters)
+        self.pipelined = []         # what waited behind a MAIL command
+        self.auth_attempts = []     # (login, password, accepted)
+        self._servers = []
+
+    def _conn_number(self, server):
+        with self._lock:
+            for i, s in enumerate(self._servers):
+                if s is server:
+                    return i + 1
+            self._servers.append(server)    # kept: ids stay unique
+            return len(self._servers)
+
+    @property
+    def connections(self):
+        """Connections that said EHLO/HELO (the start-up probe does not)."""
+        return len(self._servers)
+
+    def _authenticator(self, server, session, envelope, mechanism, data):
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = data.login.decode("utf-8", "replace")
+        password = data.password.decode("utf-8", "replace")
+        ok = self.users is not None and self.users.get(login) == password
+        self.auth_attempts.append((login, password, ok))
+        if ok:
+            return AuthResult(success=True, auth_data=login)
+        return AuthResult(success=False, handled=False)
+
+    @property
+    def address(self):
+        return "[%s]:%d" % (self.host, self.port)
+
+    def start(self):
+        if self.controller is not None:
+            return self
+        ctx = self.tls
+        if isinstance(ctx, tuple):
+            ctx = server_context(*ctx)
+        kw = {}
+        if self.users is not None:
+            kw["authenticator"] = self._authenticator
+        self.controller = Controller(
+            _Handler(self), hostname=self.host, port=self.port,
+            server_hostname=self.name, ident="test peer", tls_context=ctx,
+            require_starttls=False, auth_required=self.require_auth,
+            auth_require_tls=self.auth_require_tls, ready_timeout=10,
+            data_size_limit=self.data_size_limit or 33554432, **kw)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            try:
+                self.controller.stop()
+            finally:
+                self.controller = None
+
+    @property
+    def running(self):
+        return self.controller is not None
+
+    def wait_arrivals(self, n, timeout=10, pred=None):
+        """Waits until at least n arrivals (matching pred) are in; returns
+        those matching."""
+        def matching():
+            return [a for a in list(self.arrivals) if pred is None or pred(a)]
+        h.wait_until(lambda: len(matching()) >= n, timeout, 0.05)
+        return matching()
+
+    def with_token(self, token, dsn=False):
+        """Arrivals whose bytes contain token: messages (dsn=False) or DSNs
+        (dsn=True, MAIL FROM:<>), which quote the headers of the message."""
+        t = token.encode() if isinstance(token, str) else token
+        return [a for a in list(self.arrivals)
+                if t in a.data and (a.mail_from == "") == dsn]
+
+
+# ---------------------------------------------------------------- DNS
+
+_dns_procs = {}
+
+
+@atexit.register
+def _kill_dns():
+    for pid in list(_dns_procs):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class DNS:
+    """dnsmasq on 127.0.0.1:port answering only from its own records.
+
+    mx: [(domain, host, preference)] (host "." is a null MX, RFC 7505);
+    a: [(name, address)]; the zones in local (default: "test") answer
+    NXDOMAIN for unknown names.
+    """
+
+    def __init__(self, directory, mx=(), a=(), local=("test",)):
+        self.port = free_udp_tcp_port()
+        self.log_path = os.path.join(directory, "dnsmasq.log")
+        argv = [h.tool("dnsmasq"), "-d", "-k", "-C", "/dev/null",
+                "--port=%d" % self.port, "--listen-address=127.0.0.1",
+                "--bind-interfaces", "--no-resolv", "--no-hosts",
+                "--pid-file=", "--user=root", "--log-queries",
+                "--log-facility=" + self.log_path]
+        argv += ["--local=/%s/" % z for z in local]
+        argv += ["--mx-host=%s,%s,%d" % m for m in mx]
+        argv += ["--host-record=%s,%s" % r for r in a]
+        self.argv = argv
+        self.proc = None
+
+    @property
+    def resolver(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=10):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        _dns_procs[self.proc.pid] = self
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode("utf-8", "replace")
+                _dns_procs.pop(self.proc.pid, None)
+                raise RuntimeError("dnsmasq exited with %s: %s"
+                                   % (self.proc.returncode, err))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("dnsmasq did not start on port %d"
+                                       % self.port)
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        _dns_procs.pop(self.proc.pid, None)
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
