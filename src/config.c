@@ -209,6 +209,18 @@ check_nonnegative(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+check_event_loops(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long n = cfg_opt_getnint(opt, 0);
+
+	if (n < 0 || n > 16) {
+		cfg_error(cfg, "%s: must be 0 (one per CPU) to 16", key_name(cfg, opt));
+		return -1;
+	}
+	return 0;
+}
+
+static int
 check_bare_lf(cfg_t *cfg, cfg_opt_t *opt)
 {
 	static const char *const v[] = { "reject", "normalize", NULL };
@@ -475,6 +487,7 @@ static cfg_opt_t opts[] = {
 	CFG_STR("user", "submitd", CFGF_NONE),
 	CFG_STR("spool_dir", DEFAULT_SPOOL_DIR, CFGF_NONE),
 	CFG_STR("control_socket", DEFAULT_CONTROL_SOCKET, CFGF_NONE),
+	CFG_INT("event_loops", 0, CFGF_NONE),
 	CFG_STR_LIST("local_domains", NULL, CFGF_NODEFAULT),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI),
 	CFG_SEC("tls", tls_opts, CFGF_NONE),
@@ -503,6 +516,7 @@ static const struct {
 	{ "user", check_nonempty },
 	{ "spool_dir", check_nonempty },
 	{ "control_socket", check_nonempty },
+	{ "event_loops", check_event_loops },
 	{ "local_domains", check_domains },
 	{ "listen|address", check_nonempty },
 	{ "listen|port", check_port },
@@ -786,6 +800,7 @@ config_copy(cfg_t *cfg, const char *path)
 	c->user = xstrdup(cfg_getstr(cfg, "user"));
 	c->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
 	c->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
+	c->event_loops = cfg_getint(cfg, "event_loops");
 	c->local_domains = copy_list(cfg, "local_domains", &c->nlocal_domains, 1);
 	c->internal_only = copy_list(cfg, "internal_only", &c->ninternal_only, 1);
 	c->strip_headers = copy_list(cfg, "strip_headers", &c->nstrip_headers, 0);

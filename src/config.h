@@ -39,6 +39,7 @@ struct config {
 	char		*user;
 	char		*spool_dir;
 	char		*control_socket;
+	int		 event_loops;		/* 0: one per CPU */
 	char	       **local_domains;		/* lowercased */
 	size_t		 nlocal_domains;
 

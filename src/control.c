@@ -2,6 +2,7 @@
  * control.c - control socket server.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,37 +44,27 @@ control_event(struct bufferevent *bev, short what, void *arg)
 static void
 cmd_stats(struct server *srv, struct evbuffer *out)
 {
-	const struct server_stats *st = &srv->stats;
+	static const struct {
+		const char	*name;
+		size_t		 offset;
+	} fields[] = {
+#define F(x)	{ #x, offsetof(struct server_stats, x) }
+		F(connections), F(tls_handshakes), F(tls_failures), F(auth_ok),
+		F(auth_failed), F(messages), F(bytes), F(rejects), F(delivered),
+		F(deferred), F(bounced),
+#undef F
+	};
+	size_t i;
 
-	evbuffer_add_printf(out, "ok\n"
-	    "uptime %lld\n"
-	    "connections %llu\n"
-	    "sessions %llu\n"
-	    "tls_handshakes %llu\n"
-	    "tls_failures %llu\n"
-	    "auth_ok %llu\n"
-	    "auth_failed %llu\n"
-	    "messages %llu\n"
-	    "bytes %llu\n"
-	    "rejects %llu\n"
-	    "queued %zu\n"
-	    "delivered %llu\n"
-	    "deferred %llu\n"
-	    "bounced %llu\n",
+	evbuffer_add_printf(out, "ok\nuptime %lld\nsessions %llu\nqueued %zu\n",
 	    (long long)(time(NULL) - started),
-	    (unsigned long long)st->connections,
-	    (unsigned long long)st->sessions_now,
-	    (unsigned long long)st->tls_handshakes,
-	    (unsigned long long)st->tls_failures,
-	    (unsigned long long)st->auth_ok,
-	    (unsigned long long)st->auth_failed,
-	    (unsigned long long)st->messages,
-	    (unsigned long long)st->bytes,
-	    (unsigned long long)st->rejects,
-	    queue_length(),
-	    (unsigned long long)st->delivered,
-	    (unsigned long long)st->deferred,
-	    (unsigned long long)st->bounced);
+	    (unsigned long long)STAT_GET(srv, sessions_now), queue_length());
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint64_t *p = (uint64_t *)((char *)&srv->stats + fields[i].offset);
+
+		evbuffer_add_printf(out, "%s %llu\n", fields[i].name,
+		    (unsigned long long)__atomic_load_n(p, __ATOMIC_RELAXED));
+	}
 }
 
 /* "verb [id]": each verb takes the argument it documents, nothing else. */

@@ -3,7 +3,10 @@
  *
  * Sockets are made by hand rather than by evconnlistener_new_bind so that
  * IPv6 listeners can be IPv6-only (an "0.0.0.0" and a "::" section then
- * coexist on one port) and so that errors name the address.
+ * coexist on one port) and so that errors name the address.  Each event
+ * loop has its own socket per listen section, bound with SO_REUSEPORT: the
+ * kernel spreads new connections over the loops, and no loop touches
+ * another's listener.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -23,7 +26,7 @@
 
 struct listener {
 	struct evconnlistener	*evl;
-	struct server		*srv;
+	struct loop		*loop;
 	const struct listen_conf *conf;
 };
 
@@ -36,7 +39,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener *l = arg;
 
-	session_start(l->srv, fd, sa, salen, l->conf);
+	session_start(l->loop, fd, sa, salen, l->conf);
 }
 
 static void
@@ -49,7 +52,7 @@ accept_error_cb(struct evconnlistener *evl, void *arg)
 }
 
 static evutil_socket_t
-bind_one(const struct listen_conf *lc)
+bind_one(const struct listen_conf *lc, int reuseport)
 {
 	struct addrinfo hints, *res;
 	char port[8];
@@ -70,6 +73,9 @@ bind_one(const struct listen_conf *lc)
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
 	if (res->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
@@ -89,41 +95,55 @@ fail:
 int
 listener_open(struct server *srv)
 {
-	size_t i;
+	size_t i, n = srv->conf->nlistens;
+	int k;
 
-	listeners = calloc(srv->conf->nlistens, sizeof(*listeners));
+	listeners = calloc(n * srv->nloops, sizeof(*listeners));
 	if (listeners == NULL)
 		return -1;
-	for (i = 0; i < srv->conf->nlistens; i++) {
-		struct listener *l = &listeners[i];
-		evutil_socket_t fd = bind_one(&srv->conf->listens[i]);
+	for (k = 0; k < srv->nloops; k++)
+		for (i = 0; i < n; i++) {
+			struct listener *l = &listeners[nlisteners];
+			evutil_socket_t fd;
 
-		if (fd == -1)
-			return -1;
-		l->srv = srv;
-		l->conf = &srv->conf->listens[i];
-		l->evl = evconnlistener_new(srv->base, accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-		if (l->evl == NULL) {
-			close(fd);
-			return -1;
+			fd = bind_one(&srv->conf->listens[i], srv->nloops > 1);
+			if (fd == -1)
+				return -1;
+			l->loop = &srv->loops[k];
+			l->conf = &srv->conf->listens[i];
+			l->evl = evconnlistener_new(l->loop->base, accept_cb, l,
+			    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+			if (l->evl == NULL) {
+				close(fd);
+				return -1;
+			}
+			evconnlistener_set_error_cb(l->evl, accept_error_cb);
+			nlisteners++;
+			if (k == 0)
+				log_info("event=listen address=%s port=%d tls=%s loops=%d",
+				    l->conf->address, l->conf->port,
+				    l->conf->tls == LISTEN_IMPLICIT ? "implicit" :
+				    "starttls", srv->nloops);
 		}
-		evconnlistener_set_error_cb(l->evl, accept_error_cb);
-		nlisteners++;
-		log_info("event=listen address=%s port=%d tls=%s", l->conf->address,
-		    l->conf->port, l->conf->tls == LISTEN_IMPLICIT ? "implicit" :
-		    "starttls");
-	}
 	return 0;
 }
 
+/* Runs on loop's own thread: a listener is only ever touched by its loop. */
 void
-listener_close(void)
+listener_close(struct loop *loop)
 {
 	size_t i;
 
 	for (i = 0; i < nlisteners; i++)
-		evconnlistener_free(listeners[i].evl);
+		if (listeners[i].evl != NULL && listeners[i].loop == loop) {
+			evconnlistener_free(listeners[i].evl);
+			listeners[i].evl = NULL;
+		}
+}
+
+void
+listener_free(void)
+{
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;

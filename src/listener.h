@@ -10,9 +10,13 @@
 
 struct server;
 
-/* Binds every listen section; -1 (logged) if any fails. */
+struct loop;
+
+/* Binds every listen section once per loop; -1 (logged) if any fails. */
 int	listener_open(struct server *);
-/* Stops accepting (shutdown). */
-void	listener_close(void);
+/* Stops accepting on loop (call on its thread). */
+void	listener_close(struct loop *);
+/* After every loop has stopped. */
+void	listener_free(void);
 
 #endif

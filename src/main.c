@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -20,7 +21,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/event_struct.h>
 #include <event2/thread.h>
 
 #include "auth.h"
@@ -36,7 +36,8 @@
 #include "worker.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/submitd/submitd.conf"
-#define IO_WORKERS	2
+#define IO_WORKERS	2	/* fsync threads per loop */
+#define LOOPS_MAX	16
 
 static void
 usage(void)
@@ -116,43 +117,129 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 #define STOP_GRACE	10	/* seconds for work in flight to finish */
 
 /*
- * Stop accepting and start no deliveries, then wait until every message
- * being committed has had its "250" sent and every delivery under way has
- * its answer (or the grace period is over): a client is never left without
- * the answer to a message we keep, and a next hop that has a message is
- * not sent it again after the restart.
+ * Stopping, on each loop's own thread: stop accepting (and, on loop 0,
+ * start no deliveries), then wait until every message being committed has
+ * had its "250" sent and every delivery under way has its answer, or the
+ * grace period is over.  A client is never left without the answer to a
+ * message we keep, and a next hop that has a message is not sent it again
+ * after the restart.
  */
 static void
-stop_check(evutil_socket_t fd, short what, void *arg)
+loop_stop_check(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *srv = arg;
-	static int ticks;
+	struct loop *l = arg;
+	int deliveries = l->index == 0 ? queue_stop() : 0;
 
-	if ((srv->commits == 0 && queue_stop() == 0) || ++ticks > STOP_GRACE * 10) {
-		if (ticks > STOP_GRACE * 10)
-			log_warnx("event=stop commits=%d deliveries=%d reason=\"grace "
-			    "period over; unfinished deliveries will be retried\"",
-			    srv->commits, queue_stop());
-		event_base_loopexit(srv->base, NULL);
+	if (l->commits == 0 && deliveries == 0) {
+		event_base_loopexit(l->base, NULL);
 		return;
 	}
+	if (++l->stop_ticks > STOP_GRACE * 10) {
+		log_warnx("event=stop loop=%d commits=%d deliveries=%d reason=\"grace "
+		    "period over; unfinished deliveries will be retried\"", l->index,
+		    l->commits, deliveries);
+		event_base_loopexit(l->base, NULL);
+	}
+}
+
+static void
+loop_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	struct timeval tv = { 0, 100000 };
+
+	listener_close(l);
+	l->ev_stop_check = event_new(l->base, -1, EV_PERSIST, loop_stop_check, l);
+	if (l->ev_stop_check == NULL) {
+		event_base_loopexit(l->base, NULL);
+		return;
+	}
+	event_add(l->ev_stop_check, &tv);
+	loop_stop_check(-1, 0, l);
 }
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
-	static struct event ev_stop;	/* no allocation: nothing to free */
 	static int stopping;
-	struct timeval tv = { 0, 100000 };
+	int k;
 
-	log_info("event=stop signal=%d commits=%d", (int)sig, srv->commits);
+	log_info("event=stop signal=%d", (int)sig);
 	if (stopping++)
 		return;
-	listener_close();
-	event_assign(&ev_stop, srv->base, -1, EV_PERSIST, stop_check, srv);
-	event_add(&ev_stop, &tv);
-	stop_check(-1, 0, srv);
+	for (k = 0; k < srv->nloops; k++)
+		event_active(srv->loops[k].ev_stop, 0, 0);	/* thread-safe */
+}
+
+static void *
+loop_thread(void *arg)
+{
+	struct loop *l = arg;
+
+	event_base_dispatch(l->base);
+	return NULL;
+}
+
+static int
+loops_new(struct server *srv)
+{
+	int k, n = srv->conf->event_loops;
+
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = cpus < 1 ? 1 : cpus > LOOPS_MAX ? LOOPS_MAX : cpus;
+	}
+	if ((srv->loops = calloc(n, sizeof(*srv->loops))) == NULL)
+		return -1;
+	srv->nloops = n;
+	for (k = 0; k < n; k++) {
+		struct loop *l = &srv->loops[k];
+
+		l->srv = srv;
+		l->index = k;
+		if ((l->base = event_base_new()) == NULL ||
+		    (l->ev_stop = event_new(l->base, -1, 0, loop_stop, l)) == NULL)
+			return -1;
+	}
+	srv->base = srv->loops[0].base;
+	return 0;
+}
+
+/* After the privileges are dropped, so that no thread ever ran as root. */
+static void
+loops_pools(struct server *srv)
+{
+	int k;
+
+	for (k = 0; k < srv->nloops; k++) {
+		struct loop *l = &srv->loops[k];
+
+		l->io_pool = worker_pool_new(l->base, IO_WORKERS);
+		l->auth_pool = worker_pool_new(l->base, 1);
+	}
+	srv->io_pool = srv->loops[0].io_pool;
+}
+
+static void
+loops_free(struct server *srv)
+{
+	int k;
+
+	for (k = 0; k < srv->nloops; k++) {
+		struct loop *l = &srv->loops[k];
+
+		worker_pool_free(l->io_pool);
+		worker_pool_free(l->auth_pool);
+		if (l->ev_stop != NULL)
+			event_free(l->ev_stop);
+		if (l->ev_stop_check != NULL)
+			event_free(l->ev_stop_check);
+		if (l->base != NULL)
+			event_base_free(l->base);
+	}
+	free(srv->loops);
 }
 
 int
@@ -165,6 +252,7 @@ main(int argc, char *argv[])
 	struct event *ev_term, *ev_int, *ev_hup;
 	uid_t uid;
 	gid_t gid;
+	int k;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -205,9 +293,8 @@ main(int argc, char *argv[])
 	memset(&srv, 0, sizeof(srv));
 	srv.conf = conf;
 	evthread_use_pthreads();
-	if ((srv.base = event_base_new()) == NULL)
-		return 1;
-	if (drop_privileges(conf, &uid, &gid) == -1 ||
+	if (loops_new(&srv) == -1 ||
+	    drop_privileges(conf, &uid, &gid) == -1 ||
 	    (srv.ssl_ctx = tls_server_ctx_new(conf)) == NULL ||
 	    (srv.client_ctx = tls_client_ctx_new()) == NULL ||
 	    listener_open(&srv) == -1 ||
@@ -216,8 +303,7 @@ main(int argc, char *argv[])
 	    become_user(conf, uid, gid) == -1 ||
 	    auth_init(conf) == -1)
 		goto out;
-	srv.io_pool = worker_pool_new(srv.base, IO_WORKERS);
-	srv.auth_pool = worker_pool_new(srv.base, 1);
+	loops_pools(&srv);
 	if (queue_init(&srv) == -1)
 		goto out;
 
@@ -230,14 +316,25 @@ main(int argc, char *argv[])
 
 	log_info("event=start version=%s hostname=%s config=%s", PACKAGE_VERSION,
 	    conf->hostname, conf->path);
+	for (k = 1; k < srv.nloops; k++)
+		if (pthread_create(&srv.loops[k].thread, NULL, loop_thread,
+		    &srv.loops[k]) != 0) {
+			log_errx("event=start error=\"cannot start loop thread\"");
+			abort();
+		}
 	notify_systemd("READY=1");
 	event_base_dispatch(srv.base);
 	notify_systemd("STOPPING=1");
+	for (k = 1; k < srv.nloops; k++)
+		pthread_join(srv.loops[k].thread, NULL);
 
-	listener_close();
+	listener_free();
 	control_close();
-	worker_pool_free(srv.io_pool);
-	worker_pool_free(srv.auth_pool);
+	for (k = 0; k < srv.nloops; k++) {
+		worker_pool_free(srv.loops[k].io_pool);
+		worker_pool_free(srv.loops[k].auth_pool);
+		srv.loops[k].io_pool = srv.loops[k].auth_pool = NULL;
+	}
 	queue_shutdown();
 	event_free(ev_term);
 	event_free(ev_int);
@@ -248,7 +345,7 @@ out:
 		log_errx("event=start result=fail");
 	SSL_CTX_free(srv.ssl_ctx);
 	SSL_CTX_free(srv.client_ctx);
-	event_base_free(srv.base);
+	loops_free(&srv);
 	policy_free();
 	config_free(conf);
 	return rc;

@@ -12,6 +12,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +61,11 @@ struct client_state {
 	time_t		 banned_until;
 };
 
+/*
+ * Sessions on every event loop consult these tables; one lock around each
+ * public call keeps them whole.  Nothing under the lock blocks.
+ */
+static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static const struct config *conf;
 static int reloading;		/* problems go to the log, not stderr */
 static struct map rules;
@@ -351,17 +357,20 @@ policy_reload(void)
 	struct map fresh;
 	int rc;
 
+	pthread_mutex_lock(&policy_lock);
 	reloading = 1;
 	rc = load_rules(&fresh);
 	reloading = 0;
 	if (rc == -1) {
+		pthread_mutex_unlock(&policy_lock);
 		log_warnx("event=reload result=fail reason=\"senders or login limits "
 		    "file has errors; the old rules stay\"");
 		return -1;
 	}
 	map_clear(&rules, rules_free);
 	rules = fresh;
-	log_info("event=reload result=ok logins=%zu", rules.count);
+	pthread_mutex_unlock(&policy_lock);
+	log_info("event=reload result=ok logins=%zu", fresh.count);
 	return 0;
 }
 
@@ -411,8 +420,8 @@ client_get(const char *client, time_t now)
 	return c;
 }
 
-const char *
-policy_connect(const char *client, char *reply)
+static const char *
+locked_connect(const char *client, char *reply)
 {
 	time_t now = time(NULL);
 	struct client_state *c = client_get(client, now);
@@ -449,8 +458,8 @@ policy_connect(const char *client, char *reply)
 	return NULL;
 }
 
-void
-policy_disconnect(const char *client)
+static void
+locked_disconnect(const char *client)
 {
 	struct client_state *c = map_get(&clients, client);
 
@@ -459,8 +468,8 @@ policy_disconnect(const char *client)
 		c->sessions--;
 }
 
-int
-policy_auth_failed(const char *client, int nth, int *banned)
+static int
+locked_auth_failed(const char *client, int nth, int *banned)
 {
 	time_t now = time(NULL);
 	struct client_state *c = client_get(client, now);
@@ -485,8 +494,8 @@ policy_auth_failed(const char *client, int nth, int *banned)
 
 /* ---- logins ---- */
 
-int
-policy_owns(const char *login, const char *addr)
+static int
+locked_owns(const char *login, const char *addr)
 {
 	struct login_rules *l;
 	struct grant *g;
@@ -507,8 +516,8 @@ policy_owns(const char *login, const char *addr)
 	return 0;
 }
 
-const char *
-policy_check_sender(const char *login, const char *addr, char *reply)
+static const char *
+locked_check_sender(const char *login, const char *addr, char *reply)
 {
 	struct login_counters *l;
 	int messages, recipients;
@@ -518,7 +527,7 @@ policy_check_sender(const char *login, const char *addr, char *reply)
 		return "553 5.7.1 Sender address rejected: the null sender is "
 		    "not accepted for submission";
 	}
-	if (!policy_owns(login, addr)) {
+	if (!locked_owns(login, addr)) {
 		snprintf(reply, POLICY_REPLY_MAX, "553 5.7.1 Sender address "
 		    "rejected: not owned by %s", login);
 		return reply;
@@ -546,8 +555,8 @@ internal_only(const char *login)
 	return 0;
 }
 
-const char *
-policy_check_rcpt(const char *login, const char *addr, size_t nrcpts,
+static const char *
+locked_check_rcpt(const char *login, const char *addr, size_t nrcpts,
     char *reply)
 {
 	struct login_counters *l;
@@ -575,8 +584,8 @@ policy_check_rcpt(const char *login, const char *addr, size_t nrcpts,
  * one login all passed MAIL and RCPT against the same counts, and only this
  * step, on the one loop thread, sees them one at a time.
  */
-const char *
-policy_take_message(const char *login, size_t nrcpts, char *reply)
+static const char *
+locked_take_message(const char *login, size_t nrcpts, char *reply)
 {
 	struct login_counters *l = counters_get(login);
 	time_t now = time(NULL);
@@ -603,10 +612,72 @@ policy_take_message(const char *login, size_t nrcpts, char *reply)
 	return NULL;
 }
 
-int
-policy_banned(const char *client)
+static int
+locked_banned(const char *client)
 {
 	struct client_state *c = map_get(&clients, client);
 
 	return c != NULL && c->banned_until > time(NULL);
+}
+
+/* ---- the public calls: each takes the lock around its locked_ twin ---- */
+
+#define LOCKED(type, call) do {				\
+	type r_;					\
+							\
+	pthread_mutex_lock(&policy_lock);		\
+	r_ = (call);					\
+	pthread_mutex_unlock(&policy_lock);		\
+	return r_;					\
+} while (0)
+
+const char *
+policy_connect(const char *client, char *reply)
+{
+	LOCKED(const char *, locked_connect(client, reply));
+}
+
+void
+policy_disconnect(const char *client)
+{
+	pthread_mutex_lock(&policy_lock);
+	locked_disconnect(client);
+	pthread_mutex_unlock(&policy_lock);
+}
+
+int
+policy_auth_failed(const char *client, int nth, int *banned)
+{
+	LOCKED(int, locked_auth_failed(client, nth, banned));
+}
+
+int
+policy_owns(const char *login, const char *addr)
+{
+	LOCKED(int, locked_owns(login, addr));
+}
+
+const char *
+policy_check_sender(const char *login, const char *addr, char *reply)
+{
+	LOCKED(const char *, locked_check_sender(login, addr, reply));
+}
+
+const char *
+policy_check_rcpt(const char *login, const char *addr, size_t nrcpts,
+    char *reply)
+{
+	LOCKED(const char *, locked_check_rcpt(login, addr, nrcpts, reply));
+}
+
+const char *
+policy_take_message(const char *login, size_t nrcpts, char *reply)
+{
+	LOCKED(const char *, locked_take_message(login, nrcpts, reply));
+}
+
+int
+policy_banned(const char *client)
+{
+	LOCKED(int, locked_banned(client));
 }

@@ -14,6 +14,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,12 @@ static struct map dests;
 static int active_jobs;
 static int stopping;		/* no new jobs: the daemon is stopping */
 static struct event *tick_ev;
+static TAILQ_HEAD(, qmsg) incoming = TAILQ_HEAD_INITIALIZER(incoming);
+static pthread_mutex_t incoming_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct event *incoming_ev;
 
 static void	schedule_soon(int seconds);
+static void	incoming_cb(evutil_socket_t, short, void *);
 static void	state_write(struct qmsg *);
 static void	msg_remove(struct qmsg *);
 
@@ -144,8 +149,9 @@ msg_find(const char *id)
 	return NULL;
 }
 
+/* A message not yet in any list. */
 static struct qmsg *
-msg_new(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
+msg_make(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
     time_t arrival, off_t body_offset, off_t body_size)
 {
 	struct qmsg *qm = xcalloc(1, sizeof(*qm));
@@ -161,8 +167,6 @@ msg_new(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
 	for (i = 0; i < nrcpts; i++)
 		qm->rcpts[i].addr = xstrdup(rcpts[i]);
 	qm->next = time(NULL);
-	TAILQ_INSERT_TAIL(&msgs, qm, entry);
-	nmsgs++;
 	return qm;
 }
 
@@ -442,7 +446,7 @@ bounce_done(struct worker_job *job)
 	} else {
 		log_info("queue=%s event=bounce bounce=%s to=<%s>", b->orig->id,
 		    b->f.id, b->orig->from);
-		srv->stats.bounced++;
+		STAT_ADD(srv, bounced, 1);
 		queue_add(b->f.id, "", rcpts, 1, time(NULL), b->f.body_offset,
 		    b->f.size);
 		msg_remove(b->orig);
@@ -533,7 +537,7 @@ attempt_done(struct qmsg *qm)
 	if (delay > conf->queue_retry_max)
 		delay = conf->queue_retry_max;
 	qm->next = now + delay;
-	srv->stats.deferred++;
+	STAT_ADD(srv, deferred, 1);
 	log_info("queue=%s event=deferred attempts=%d pending=%d next=%ld",
 	    qm->id, qm->attempts, msg_pending(qm), delay);
 	state_write(qm);
@@ -570,7 +574,7 @@ job_done(struct delivery_job *dj, void *arg)
 			    "%s", dr->reply);
 			if (dr->result == DELIVERY_OK) {
 				qm->rcpts[idx].state = R_DELIVERED;
-				srv->stats.delivered++;
+				STAT_ADD(srv, delivered, 1);
 			} else if (dr->result == DELIVERY_PERMFAIL)
 				qm->rcpts[idx].state = R_FAILED;
 		}
@@ -798,8 +802,10 @@ load_one(const char *id, void *arg)
 		log_errx("queue=%s event=load error=\"unreadable queue file\"", id);
 		return;
 	}
-	qm = msg_new(id, e.from, e.rcpts, e.nrcpts, e.arrival, e.body_offset,
+	qm = msg_make(id, e.from, e.rcpts, e.nrcpts, e.arrival, e.body_offset,
 	    e.body_size);
+	TAILQ_INSERT_TAIL(&msgs, qm, entry);
+	nmsgs++;
 	if ((state = spool_state_read(id)) != NULL) {
 		state_parse(qm, state);
 		free(state);
@@ -852,7 +858,8 @@ queue_init(struct server *s)
 	dc.data_timeout = conf->queue_data_timeout;
 	dc.ssl_ctx = s->client_ctx;
 	delivery_init(s->base, &dc);
-	if ((tick_ev = evtimer_new(s->base, tick, NULL)) == NULL)
+	if ((tick_ev = evtimer_new(s->base, tick, NULL)) == NULL ||
+	    (incoming_ev = event_new(s->base, -1, 0, incoming_cb, NULL)) == NULL)
 		return -1;
 	if (spool_scan(load_one, NULL) == -1) {
 		log_errx("event=queue-load error=\"%s\"", strerror(errno));
@@ -889,21 +896,49 @@ queue_shutdown(void)
 				    qm->id, strerror(errno));
 			free(buf);
 		}
+	incoming_cb(-1, 0, NULL);	/* committed after the loop's last turn */
 	while (!TAILQ_EMPTY(&msgs))
 		msg_free(TAILQ_FIRST(&msgs));
 	map_clear(&dests, free);
+	if (incoming_ev != NULL)
+		event_free(incoming_ev);
+	incoming_ev = NULL;
 	if (tick_ev != NULL)
 		event_free(tick_ev);
 	tick_ev = NULL;
 	dns_shutdown();
 }
 
+/*
+ * Sessions on any loop hand their messages over here; loop 0 takes them in
+ * (incoming_cb) and schedules them on its next turn, so messages committed
+ * together share a job.
+ */
 void
 queue_add(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
     time_t arrival, off_t body_offset, off_t body_size)
 {
-	msg_new(id, from, rcpts, nrcpts, arrival, body_offset, body_size);
-	/* On the next loop turn, so messages committed together share a job. */
+	struct qmsg *qm = msg_make(id, from, rcpts, nrcpts, arrival, body_offset,
+	    body_size);
+
+	pthread_mutex_lock(&incoming_lock);
+	TAILQ_INSERT_TAIL(&incoming, qm, entry);
+	pthread_mutex_unlock(&incoming_lock);
+	event_active(incoming_ev, 0, 0);
+}
+
+static void
+incoming_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmsg *qm;
+
+	pthread_mutex_lock(&incoming_lock);
+	while ((qm = TAILQ_FIRST(&incoming)) != NULL) {
+		TAILQ_REMOVE(&incoming, qm, entry);
+		TAILQ_INSERT_TAIL(&msgs, qm, entry);
+		nmsgs++;
+	}
+	pthread_mutex_unlock(&incoming_lock);
 	schedule_soon(0);
 }
 

@@ -6,13 +6,21 @@
 #ifndef SUBMITD_SERVER_H
 #define SUBMITD_SERVER_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <openssl/ssl.h>
 
 struct config;
+struct event;
 struct event_base;
 struct worker_pool;
+
+/* Counters are bumped from every loop thread: relaxed atomics suffice. */
+#define STAT_ADD(srv, field, n) \
+	__atomic_fetch_add(&(srv)->stats.field, (n), __ATOMIC_RELAXED)
+#define STAT_GET(srv, field) \
+	__atomic_load_n(&(srv)->stats.field, __ATOMIC_RELAXED)
 
 struct server_stats {
 	uint64_t	 connections;
@@ -29,15 +37,34 @@ struct server_stats {
 	uint64_t	 bounced;
 };
 
-struct server {
-	const struct config	*conf;
+/*
+ * One event loop and its thread.  Sessions live on the loop that accepted
+ * them, with that loop's worker pools; loop 0 is the main thread's and also
+ * runs the queue, delivery, DNS, the control socket and signals.
+ */
+struct loop {
+	struct server		*srv;
+	int			 index;
 	struct event_base	*base;
-	SSL_CTX			*ssl_ctx;	/* server side */
-	SSL_CTX			*client_ctx;	/* delivery */
 	struct worker_pool	*io_pool;	/* fsync and rename */
 	struct worker_pool	*auth_pool;	/* SASL steps, one at a time */
-	struct server_stats	 stats;
 	int			 commits;	/* messages being fsynced now */
+	struct event		*ev_stop;
+	struct event		*ev_stop_check;
+	int			 stop_ticks;
+	pthread_t		 thread;
+};
+
+struct server {
+	const struct config	*conf;
+	SSL_CTX			*ssl_ctx;	/* server side */
+	SSL_CTX			*client_ctx;	/* delivery */
+	struct loop		*loops;
+	int			 nloops;
+	/* Loop 0's, for the modules that run there alone: */
+	struct event_base	*base;
+	struct worker_pool	*io_pool;
+	struct server_stats	 stats;
 };
 
 #endif

@@ -57,6 +57,7 @@ enum state {
 
 struct session {
 	struct server		*srv;
+	struct loop		*loop;		/* the loop that accepted us */
 	const struct config	*conf;
 	evutil_socket_t		 fd;
 	struct bufferevent	*bev;
@@ -148,7 +149,7 @@ reply(struct session *s, const char *fmt, ...)
 	evbuffer_add(out, line, n);
 	evbuffer_add(out, "\r\n", 2);
 	if (line[0] == '4' || line[0] == '5') {
-		s->srv->stats.rejects++;
+		STAT_ADD(s->srv, rejects, 1);
 		if (line[0] == '5')
 			s->errors++;
 		log_info("session=%s client=%s user=%s cmd=%s action=reject reply=\"%s\"",
@@ -203,7 +204,7 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);	/* closes fd once TLS owns it */
 	if (s->fd != -1)
 		evutil_closesocket(s->fd);
-	s->srv->stats.sessions_now--;
+	STAT_ADD(s->srv, sessions_now, -1);
 	free(s);
 }
 
@@ -263,7 +264,7 @@ tls_record(struct session *s)
 	s->tls_cipher = SSL_get_cipher_name(ssl);
 	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s %s", s->tls_version,
 	    s->tls_cipher);
-	s->srv->stats.tls_handshakes++;
+	STAT_ADD(s->srv, tls_handshakes, 1);
 	log_info("session=%s client=%s event=tls version=%s cipher=%s bits=%u",
 	    s->id, s->client, SSL_get_version(ssl), SSL_get_cipher_name(ssl),
 	    s->tls_bits);
@@ -282,7 +283,7 @@ tls_wrap(struct session *s)
 	}
 	if ((ssl = SSL_new(s->srv->ssl_ctx)) == NULL)
 		return -1;
-	s->bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
+	s->bev = bufferevent_openssl_socket_new(s->loop->base, s->fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
 		SSL_free(ssl);
@@ -370,13 +371,13 @@ auth_done(struct worker_job *job)
 		}
 		strcpy(s->login, user);
 		s->authed = 1;
-		s->srv->stats.auth_ok++;
+		STAT_ADD(s->srv, auth_ok, 1);
 		log_info("session=%s client=%s event=auth result=ok user=%s mech=%s",
 		    s->id, s->client, s->login, s->mech);
 		reply(s, "235 2.7.0 Authentication successful");
 		break;
 	case AUTH_BADAUTH:
-		s->srv->stats.auth_failed++;
+		STAT_ADD(s->srv, auth_failed, 1);
 		log_info("session=%s client=%s event=auth result=fail mech=%s reason=\"%s\"",
 		    s->id, s->client, s->mech, s->auth_why);
 		auth_conn_free(s->auth);
@@ -434,7 +435,7 @@ auth_refuse(struct session *s)
 
 	tv.tv_sec = policy_auth_failed(s->client, ++s->auth_failures, &banned);
 	if (s->tarpit == NULL &&
-	    (s->tarpit = evtimer_new(s->srv->base, tarpit_done, s)) == NULL) {
+	    (s->tarpit = evtimer_new(s->loop->base, tarpit_done, s)) == NULL) {
 		session_close(s, "error");
 		return;
 	}
@@ -471,7 +472,7 @@ auth_submit(struct session *s, const char *b64, size_t len, int start)
 	s->job_pending = 1;
 	s->state = S_BUSY;
 	bufferevent_disable(s->bev, EV_READ);
-	worker_submit(s->srv->auth_pool, &s->job);
+	worker_submit(s->loop->auth_pool, &s->job);
 }
 
 static void
@@ -740,7 +741,7 @@ commit_done(struct worker_job *job)
 	    offsetof(struct session, job));
 
 	s->job_pending = 0;
-	s->srv->commits--;
+	s->loop->commits--;
 	if (s->commit_rc == -1) {
 		log_errx("session=%s queue=%s event=spool-commit error=\"%s\"",
 		    s->id, s->spool.id, strerror(s->commit_errno));
@@ -749,8 +750,8 @@ commit_done(struct worker_job *job)
 	} else {
 		s->spool_open = 0;	/* it is the queue's now */
 		s->messages++;
-		s->srv->stats.messages++;
-		s->srv->stats.bytes += s->spool.size;
+		STAT_ADD(s->srv, messages, 1);
+		STAT_ADD(s->srv, bytes, s->spool.size);
 		log_info("session=%s queue=%s action=accept user=%s client=%s from=<%s> "
 		    "rcpts=%zu size=%zu tls=%s cipher=%s", s->id, s->spool.id,
 		    s->login, s->client, s->from, s->nrcpts, s->spool.size,
@@ -793,10 +794,10 @@ data_end(struct session *s)
 	s->job.work = commit_work;
 	s->job.done = commit_done;
 	s->job_pending = 1;
-	s->srv->commits++;
+	s->loop->commits++;
 	s->state = S_BUSY;
 	bufferevent_disable(s->bev, EV_READ);
-	worker_submit(s->srv->io_pool, &s->job);
+	worker_submit(s->loop->io_pool, &s->job);
 }
 
 /* Our trace field (RFC 5321 §4.4): no client address unless configured. */
@@ -1135,7 +1136,7 @@ tls_failed(struct session *s)
 
 	if (e != 0)
 		ERR_error_string_n(e, buf, sizeof(buf));
-	s->srv->stats.tls_failures++;
+	STAT_ADD(s->srv, tls_failures, 1);
 	log_info("session=%s client=%s event=tls result=fail error=\"%s\"", s->id,
 	    s->client, buf);
 	session_close(s, "tls-error");
@@ -1200,23 +1201,25 @@ addr_strings(struct session *s, const struct sockaddr *peer, int peerlen)
 }
 
 void
-session_start(struct server *srv, evutil_socket_t fd,
+session_start(struct loop *loop, evutil_socket_t fd,
     const struct sockaddr *peer, int peerlen, const struct listen_conf *l)
 {
 	struct session *s = calloc(1, sizeof(*s));
+	struct server *srv = loop->srv;
 
 	if (s == NULL) {
 		evutil_closesocket(fd);
 		return;
 	}
 	s->srv = srv;
+	s->loop = loop;
 	s->conf = srv->conf;
 	s->fd = fd;
 	s->listen = l;
 	snprintf(s->id, sizeof(s->id), "%08X", arc4random());
 	addr_strings(s, peer, peerlen);
-	srv->stats.connections++;
-	srv->stats.sessions_now++;
+	STAT_ADD(srv, connections, 1);
+	STAT_ADD(srv, sessions_now, 1);
 	evutil_make_socket_nonblocking(fd);
 	log_info("session=%s client=%s event=connect port=%d tls=%s", s->id,
 	    s->client, l->port, l->tls == LISTEN_IMPLICIT ? "implicit" : "starttls");
@@ -1230,7 +1233,7 @@ session_start(struct server *srv, evutil_socket_t fd,
 			session_close(s, "tls-error");
 		return;
 	}
-	s->bev = bufferevent_socket_new(srv->base, fd, 0);
+	s->bev = bufferevent_socket_new(loop->base, fd, 0);
 	if (s->bev == NULL) {
 		session_close(s, "error");
 		return;

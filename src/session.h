@@ -18,8 +18,8 @@
 struct listen_conf;
 struct sockaddr;
 
-/* Takes ownership of fd. */
-void	session_start(struct server *, evutil_socket_t fd,
+/* Takes ownership of fd; the session lives on loop from now on. */
+void	session_start(struct loop *, evutil_socket_t fd,
 	    const struct sockaddr *peer, int peerlen,
 	    const struct listen_conf *);
 
