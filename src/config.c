@@ -23,6 +23,7 @@
 #include "delivery.h"
 #include "log.h"
 #include "tls.h"
+#include "util/xalloc.h"
 
 #define DEFAULT_SPOOL_DIR	LOCALSTATEDIR "/spool/submitd"
 #define DEFAULT_CONTROL_SOCKET	RUNSTATEDIR "/submitd/control.sock"
@@ -441,21 +442,16 @@ static cfg_opt_t limits_opts[] = {
 	CFG_END()
 };
 
-static cfg_opt_t relay_opts[] = {
-	CFG_STR("smarthost", NULL, CFGF_NODEFAULT),
-	CFG_STR("tls", "may", CFGF_NONE),
-	CFG_STR("username", NULL, CFGF_NODEFAULT),
-	CFG_STR("password_file", NULL, CFGF_NODEFAULT),
+/* relay and route differ only in what their next hop is called. */
+#define NEXT_HOP_OPTS(hostkey)					\
+	CFG_STR(hostkey, NULL, CFGF_NODEFAULT),			\
+	CFG_STR("tls", "may", CFGF_NONE),			\
+	CFG_STR("username", NULL, CFGF_NODEFAULT),		\
+	CFG_STR("password_file", NULL, CFGF_NODEFAULT),		\
 	CFG_END()
-};
 
-static cfg_opt_t route_opts[] = {
-	CFG_STR("host", NULL, CFGF_NODEFAULT),
-	CFG_STR("tls", "may", CFGF_NONE),
-	CFG_STR("username", NULL, CFGF_NODEFAULT),
-	CFG_STR("password_file", NULL, CFGF_NODEFAULT),
-	CFG_END()
-};
+static cfg_opt_t relay_opts[] = { NEXT_HOP_OPTS("smarthost") };
+static cfg_opt_t route_opts[] = { NEXT_HOP_OPTS("host") };
 
 static cfg_opt_t queue_opts[] = {
 	CFG_INT("retry_min", 60, CFGF_NONE),
@@ -565,25 +561,7 @@ static const struct {
 	{ "timeouts|handshake", check_positive },
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s != NULL ? s : "");
 
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 static void
 lowercase(char *s)

@@ -71,9 +71,10 @@ cmd_stats(struct server *srv, struct evbuffer *out)
 static void
 dispatch(struct server *srv, char *line, struct evbuffer *out)
 {
-	char *verb = strtok(line, " "), *arg = strtok(NULL, " ");
+	char *save = NULL, *verb = strtok_r(line, " ", &save);
+	char *arg = strtok_r(NULL, " ", &save);
 
-	if (verb == NULL || strtok(NULL, " ") != NULL)
+	if (verb == NULL || strtok_r(NULL, " ", &save) != NULL)
 		evbuffer_add_printf(out, "error: usage: VERB [ID]\n");
 	else if (strcmp(verb, "stats") == 0 && arg == NULL)
 		cmd_stats(srv, out);

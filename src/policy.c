@@ -205,12 +205,12 @@ static int
 split_words(char *line, char **words, int max)
 {
 	int n = 0;
-	char *p;
+	char *p, *save = NULL;
 
 	if ((p = strchr(line, '#')) != NULL)
 		*p = '\0';
-	for (p = strtok(line, " \t\r\n"); p != NULL && n < max;
-	    p = strtok(NULL, " \t\r\n"))
+	for (p = strtok_r(line, " \t\r\n", &save); p != NULL && n < max;
+	    p = strtok_r(NULL, " \t\r\n", &save))
 		words[n++] = p;
 	return p == NULL ? n : -1;
 }
@@ -234,11 +234,17 @@ parse_local_address(const char *word, char *out, int allow_domain)
 	return config_is_local_domain(conf, domain_of(out)) ? 0 : -1;
 }
 
+/*
+ * Reads a rules file a line at a time: comments and blank lines skipped,
+ * the rest split into words for fn, which says -1 for a bad line.  Every
+ * bad line is reported; any makes the whole file fail.
+ */
 static int
-load_senders(struct map *into, const char *path)
+load_file(struct map *into, const char *path, int maxwords,
+    int (*fn)(struct map *, char **, int, const char *, int))
 {
 	char line[4096], *w[64];
-	int lineno = 0, n, i, bad = 0;
+	int lineno = 0, n, bad = 0;
 	FILE *f;
 
 	if ((f = fopen(path, "r")) == NULL) {
@@ -246,36 +252,48 @@ load_senders(struct map *into, const char *path)
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char login[SMTP_ADDR_MAX + 1];
-		struct login_rules *l;
-
 		lineno++;
-		if ((n = split_words(line, w, 64)) == 0)
+		if ((n = split_words(line, w, maxwords)) == 0)
 			continue;
-		if (n < 2 || parse_local_address(w[0], login, 0) == -1) {
-			file_error("%s:%d: expected \"LOGIN ADDRESS|@DOMAIN ...\" "
-			    "with a login in a local domain", path, lineno);
+		if (n == -1)
+			file_error("%s:%d: more than %d words", path, lineno,
+			    maxwords);
+		if (n == -1 || fn(into, w, n, path, lineno) == -1)
+			bad = 1;
+	}
+	fclose(f);
+	return bad ? -1 : 0;
+}
+
+/* senders: "LOGIN ADDRESS|@DOMAIN ..." */
+static int
+senders_line(struct map *into, char **w, int n, const char *path, int lineno)
+{
+	char login[SMTP_ADDR_MAX + 1];
+	struct login_rules *l;
+	int i, bad = 0;
+
+	if (n < 2 || parse_local_address(w[0], login, 0) == -1) {
+		file_error("%s:%d: expected \"LOGIN ADDRESS|@DOMAIN ...\" "
+		    "with a login in a local domain", path, lineno);
+		return -1;
+	}
+	l = rules_get(into, login);
+	for (i = 1; i < n; i++) {
+		struct grant *g = calloc(1, sizeof(*g));
+
+		if (g == NULL)
+			abort();
+		if (parse_local_address(w[i], g->addr, 1) == -1) {
+			file_error("%s:%d: %s: not an address or @domain "
+			    "in local_domains", path, lineno, w[i]);
+			free(g);
 			bad = 1;
 			continue;
 		}
-		l = rules_get(into, login);
-		for (i = 1; i < n; i++) {
-			struct grant *g = calloc(1, sizeof(*g));
-
-			if (g == NULL)
-				abort();
-			if (parse_local_address(w[i], g->addr, 1) == -1) {
-				file_error("%s:%d: %s: not an address or @domain "
-				    "in local_domains", path, lineno, w[i]);
-				free(g);
-				bad = 1;
-				continue;
-			}
-			g->next = l->grants;
-			l->grants = g;
-		}
+		g->next = l->grants;
+		l->grants = g;
 	}
-	fclose(f);
 	return bad ? -1 : 0;
 }
 
@@ -294,38 +312,25 @@ parse_count(const char *s, int *out)
 	return 0;
 }
 
+/* login limits: "LOGIN MESSAGES_PER_HOUR RECIPIENTS_PER_HOUR" */
 static int
-load_login_limits(struct map *into, const char *path)
+limits_line(struct map *into, char **w, int n, const char *path, int lineno)
 {
-	char line[1024], *w[4];
-	int lineno = 0, n, bad = 0, m, r;
-	FILE *f;
+	char login[SMTP_ADDR_MAX + 1];
+	struct login_rules *l;
+	int m, r;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		file_error("%s: %s", path, strerror(errno));
+	if (n != 3 || parse_count(w[1], &m) == -1 ||
+	    parse_count(w[2], &r) == -1 ||
+	    parse_local_address(w[0], login, 0) == -1) {
+		file_error("%s:%d: expected \"LOGIN MESSAGES_PER_HOUR "
+		    "RECIPIENTS_PER_HOUR\"", path, lineno);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char login[SMTP_ADDR_MAX + 1];
-		struct login_rules *l;
-
-		lineno++;
-		if ((n = split_words(line, w, 4)) == 0)
-			continue;
-		if (n != 3 || parse_count(w[1], &m) == -1 ||
-		    parse_count(w[2], &r) == -1 ||
-		    parse_local_address(w[0], login, 0) == -1) {
-			file_error("%s:%d: expected \"LOGIN MESSAGES_PER_HOUR "
-			    "RECIPIENTS_PER_HOUR\"", path, lineno);
-			bad = 1;
-			continue;
-		}
-		l = rules_get(into, login);
-		l->messages_per_hour = m;
-		l->recipients_per_hour = r;
-	}
-	fclose(f);
-	return bad ? -1 : 0;
+	l = rules_get(into, login);
+	l->messages_per_hour = m;
+	l->recipients_per_hour = r;
+	return 0;
 }
 
 static int
@@ -333,9 +338,9 @@ load_rules(struct map *into)
 {
 	map_init(into);
 	if ((conf->senders_file != NULL &&
-	    load_senders(into, conf->senders_file) == -1) ||
+	    load_file(into, conf->senders_file, 64, senders_line) == -1) ||
 	    (conf->login_limits_file != NULL &&
-	    load_login_limits(into, conf->login_limits_file) == -1)) {
+	    load_file(into, conf->login_limits_file, 4, limits_line) == -1)) {
 		map_clear(into, rules_free);
 		return -1;
 	}

@@ -33,6 +33,7 @@
 #include "server.h"
 #include "spool.h"
 #include "util/map.h"
+#include "util/xalloc.h"
 #include "worker.h"
 
 #define TLS_BROKEN_SECONDS	3600	/* clear text after a failed handshake */
@@ -110,25 +111,7 @@ static void	incoming_cb(evutil_socket_t, short, void *);
 static void	state_write(struct qmsg *);
 static void	msg_remove(struct qmsg *);
 
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
 
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 static const char *
 rcpt_domain(const char *addr)

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "spool.h"
+#include "util/xalloc.h"
 
 #define SPOOL_LINE_MAX	1024		/* longer than any envelope line */
 #define SPOOL_STATE_MAX	(256 * 1024)	/* a state file: a line per recipient */
@@ -289,15 +290,6 @@ spool_open_message(const char *id)
 	return openat(queue_dirfd, id, O_RDONLY | O_CLOEXEC);
 }
 
-static char *
-xstrdup_value(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 /* Reads the envelope lines of queue/ID, up to the empty line. */
 int
@@ -337,14 +329,14 @@ spool_read_envelope(const char *id, struct spool_entry *e)
 		if (strcmp(line, "arrival") == 0)
 			e->arrival = strtoll(val, NULL, 10);
 		else if (strcmp(line, "login") == 0 && e->login == NULL)
-			e->login = xstrdup_value(val);
+			e->login = xstrdup(val);
 		else if (strcmp(line, "from") == 0 && e->from == NULL)
-			e->from = xstrdup_value(val);
+			e->from = xstrdup(val);
 		else if (strcmp(line, "rcpt") == 0) {
 			if ((v = realloc(e->rcpts, (e->nrcpts + 1) * sizeof(*v))) == NULL)
 				abort();
 			e->rcpts = v;
-			e->rcpts[e->nrcpts++] = xstrdup_value(val);
+			e->rcpts[e->nrcpts++] = xstrdup(val);
 		}
 	}
 	e->body_offset = ftello(f);

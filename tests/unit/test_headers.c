@@ -15,18 +15,7 @@
 /* A literal and its length, NULs included. */
 #define S(x)	x, sizeof(x) - 1
 
-static int tests, failures;
-
-#define CHECK(cond, ...) do {						\
-	tests++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		printf("not ok %d - ", tests);				\
-	} else								\
-		printf("ok %d - ", tests);				\
-	printf(__VA_ARGS__);						\
-	printf("\n");							\
-} while (0)
+#include "check.h"
 
 static const char *const none[] = { NULL };
 static const char *const received[] = { "Received" };

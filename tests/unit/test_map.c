@@ -7,18 +7,7 @@
 
 #include "util/map.h"
 
-static int tests, failures;
-
-#define CHECK(cond, ...) do {						\
-	tests++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		printf("not ok %d - ", tests);				\
-	} else								\
-		printf("ok %d - ", tests);				\
-	printf(__VA_ARGS__);						\
-	printf("\n");							\
-} while (0)
+#include "check.h"
 
 static int
 drop_odd(const char *key, void *value, void *arg)

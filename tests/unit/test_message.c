@@ -16,18 +16,7 @@
 
 #define OUT_MAX	4096
 
-static int tests, failures;
-
-#define CHECK(cond, ...) do {						\
-	tests++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		printf("not ok %d - ", tests);				\
-	} else								\
-		printf("ok %d - ", tests);				\
-	printf(__VA_ARGS__);						\
-	printf("\n");							\
-} while (0)
+#include "check.h"
 
 struct result {
 	char		 out[OUT_MAX];
