@@ -21,10 +21,11 @@ as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
 	libconfuse-dev libc-ares-dev openssl swaks >/dev/null
 
-echo "== building"
-[ -x configure ] || autoreconf -fi
-[ -f Makefile ] || ./configure -q
-make -j"$(nproc)" >/dev/null
+echo "== building in build-demo/"
+[ -x configure ] || autoreconf -fi >/dev/null 2>&1
+mkdir -p build-demo
+(cd build-demo && { [ -f Makefile ] || ../configure -q; } && make -j"$(nproc)" >/dev/null)
+bin=$top/build-demo
 
 echo "== setting up $state"
 mkdir -p "$state"
@@ -74,7 +75,7 @@ auth {
   sasldb     = "$state/sasldb2"
 }
 CONF
-./submitd -n -f "$state/submitd.conf"
+"$bin/submitd" -n -f "$state/submitd.conf"
 
 cat <<MSG
 
@@ -84,8 +85,8 @@ cat <<MSG
         --auth-user $login --auth-password '$password' \\
         --from $login --to someone@example.org
 
-  then look at the queued message:  ls $state/spool/queue/
-  and the counters:                 ./submitctl -s $state/control.sock stats
+  then look at the queue:           build-demo/submitctl -s $state/control.sock queue
+  and the counters:                 build-demo/submitctl -s $state/control.sock stats
 
 MSG
-exec ./submitd -d -f "$state/submitd.conf"
+exec "$bin/submitd" -d -f "$state/submitd.conf"
