@@ -199,6 +199,7 @@ loops_new(struct server *srv)
 
 		l->srv = srv;
 		l->index = k;
+		TAILQ_INIT(&l->sessions);
 		if ((l->base = event_base_new()) == NULL ||
 		    (l->ev_stop = event_new(l->base, -1, 0, loop_stop, l)) == NULL)
 			return -1;
@@ -249,7 +250,7 @@ main(int argc, char *argv[])
 	int debug = 0, check = 0, ch, rc = 1;
 	struct config *conf;
 	struct server srv;
-	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	uid_t uid;
 	gid_t gid;
 	int k;
@@ -293,8 +294,19 @@ main(int argc, char *argv[])
 	memset(&srv, 0, sizeof(srv));
 	srv.conf = conf;
 	evthread_use_pthreads();
-	if (loops_new(&srv) == -1 ||
-	    drop_privileges(conf, &uid, &gid) == -1 ||
+	if (loops_new(&srv) == -1)
+		goto out;
+	/*
+	 * Signals are ours before the first port is bound: whoever sees the
+	 * port open may stop us, and must get an orderly stop.
+	 */
+	ev_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+	ev_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+	ev_hup = evsignal_new(srv.base, SIGHUP, on_hup, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+	if (drop_privileges(conf, &uid, &gid) == -1 ||
 	    (srv.ssl_ctx = tls_server_ctx_new(conf)) == NULL ||
 	    (srv.client_ctx = tls_client_ctx_new()) == NULL ||
 	    listener_open(&srv) == -1 ||
@@ -307,12 +319,6 @@ main(int argc, char *argv[])
 	if (queue_init(&srv) == -1)
 		goto out;
 
-	ev_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
-	ev_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
-	ev_hup = evsignal_new(srv.base, SIGHUP, on_hup, NULL);
-	evsignal_add(ev_term, NULL);
-	evsignal_add(ev_int, NULL);
-	evsignal_add(ev_hup, NULL);
 
 	log_info("event=start version=%s hostname=%s config=%s", PACKAGE_VERSION,
 	    conf->hostname, conf->path);
@@ -335,12 +341,16 @@ main(int argc, char *argv[])
 		worker_pool_free(srv.loops[k].auth_pool);
 		srv.loops[k].io_pool = srv.loops[k].auth_pool = NULL;
 	}
+	for (k = 0; k < srv.nloops; k++)
+		session_shutdown(&srv.loops[k]);
 	queue_shutdown();
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_hup);
 	rc = 0;
 out:
+	if (ev_term != NULL) {
+		event_free(ev_term);
+		event_free(ev_int);
+		event_free(ev_hup);
+	}
 	if (rc != 0)
 		log_errx("event=start result=fail");
 	SSL_CTX_free(srv.ssl_ctx);

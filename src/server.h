@@ -6,6 +6,7 @@
 #ifndef SUBMITD_SERVER_H
 #define SUBMITD_SERVER_H
 
+#include <sys/queue.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@
 struct config;
 struct event;
 struct event_base;
+struct session;
 struct worker_pool;
 
 /* Counters are bumped from every loop thread: relaxed atomics suffice. */
@@ -53,6 +55,7 @@ struct loop {
 	struct event		*ev_stop_check;
 	int			 stop_ticks;
 	pthread_t		 thread;
+	TAILQ_HEAD(, session)	 sessions;	/* owned by session.c */
 };
 
 struct server {

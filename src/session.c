@@ -56,6 +56,7 @@ enum state {
 };
 
 struct session {
+	TAILQ_ENTRY(session)	 entry;		/* in loop->sessions */
 	struct server		*srv;
 	struct loop		*loop;		/* the loop that accepted us */
 	const struct config	*conf;
@@ -200,6 +201,7 @@ session_free(struct session *s)
 	if (s->tarpit != NULL)
 		event_free(s->tarpit);
 	policy_disconnect(s->client);
+	TAILQ_REMOVE(&s->loop->sessions, s, entry);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);	/* closes fd once TLS owns it */
 	if (s->fd != -1)
@@ -1214,6 +1216,7 @@ session_start(struct loop *loop, evutil_socket_t fd,
 	s->srv = srv;
 	s->loop = loop;
 	s->conf = srv->conf;
+	TAILQ_INSERT_TAIL(&loop->sessions, s, entry);
 	s->fd = fd;
 	s->listen = l;
 	snprintf(s->id, sizeof(s->id), "%08X", arc4random());
@@ -1242,4 +1245,17 @@ session_start(struct loop *loop, evutil_socket_t fd,
 	    session_eventcb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_MAX);
 	banner(s);
+}
+
+void
+session_shutdown(struct loop *loop)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&loop->sessions)) != NULL) {
+		s->job_pending = 0;	/* its worker is gone; done never runs */
+		if (s->spool_open && s->spool.fd == -1)
+			s->spool_open = 0;	/* committed: the queue's now */
+		session_free(s);
+	}
 }

@@ -23,4 +23,10 @@ void	session_start(struct loop *, evutil_socket_t fd,
 	    const struct sockaddr *peer, int peerlen,
 	    const struct listen_conf *);
 
+/*
+ * Frees every session still open on loop: at exit, after the loop and the
+ * worker threads have stopped, so that no job still holds one.
+ */
+void	session_shutdown(struct loop *);
+
 #endif
