@@ -21,6 +21,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1107,8 +1109,13 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 			tls_done(c);
 			return;
 		}
+		int one = 1;
+
 		log_debug("delivery=%s relay=%s event=connected", c->id,
 		    c->job->relay);
+		/* Commands are small and each waits for its reply: no Nagle. */
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 		c->state = ST_BANNER;
 		set_timeouts(c, client_conf.command_timeout,
 		    client_conf.command_timeout);

@@ -51,7 +51,10 @@ struct qrcpt {
 };
 
 struct qmsg {
-	TAILQ_ENTRY(qmsg)	 entry;
+	TAILQ_ENTRY(qmsg)	 entry;		/* in msgs (or incoming) */
+	TAILQ_ENTRY(qmsg)	 rentry;	/* in ready, when in_ready */
+	int			 in_ready;
+	ssize_t			 heap_idx;	/* in waiting, or -1 */
 	char			 id[SPOOL_ID_LEN + 1];
 	char			*from;
 	time_t			 arrival;
@@ -102,11 +105,20 @@ static struct map dests;
 static int active_jobs;
 static int stopping;		/* no new jobs: the daemon is stopping */
 static struct event *tick_ev;
+/*
+ * What the tick looks at: ready holds messages due now, waiting is a
+ * min-heap by next attempt.  Held, removed and in-flight messages are in
+ * neither, so a tick costs what is due, not what is queued.
+ */
+static TAILQ_HEAD(, qmsg) ready = TAILQ_HEAD_INITIALIZER(ready);
+static struct qmsg **waiting;
+static size_t nwaiting, waiting_cap;
 static TAILQ_HEAD(, qmsg) incoming = TAILQ_HEAD_INITIALIZER(incoming);
 static pthread_mutex_t incoming_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct event *incoming_ev;
 
 static void	schedule_soon(int seconds);
+static void	msg_schedule(struct qmsg *);
 static void	incoming_cb(evutil_socket_t, short, void *);
 static void	state_write(struct qmsg *);
 static void	msg_remove(struct qmsg *);
@@ -150,7 +162,93 @@ msg_make(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
 	for (i = 0; i < nrcpts; i++)
 		qm->rcpts[i].addr = xstrdup(rcpts[i]);
 	qm->next = time(NULL);
+	qm->heap_idx = -1;
 	return qm;
+}
+
+/* ---- the schedule ---- */
+
+static void
+heap_swap(size_t a, size_t b)
+{
+	struct qmsg *t = waiting[a];
+
+	waiting[a] = waiting[b];
+	waiting[b] = t;
+	waiting[a]->heap_idx = a;
+	waiting[b]->heap_idx = b;
+}
+
+static void
+heap_up(size_t i)
+{
+	while (i > 0 && waiting[(i - 1) / 2]->next > waiting[i]->next) {
+		heap_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(size_t i)
+{
+	size_t c;
+
+	for (; (c = 2 * i + 1) < nwaiting; i = c) {
+		if (c + 1 < nwaiting && waiting[c + 1]->next < waiting[c]->next)
+			c++;
+		if (waiting[i]->next <= waiting[c]->next)
+			break;
+		heap_swap(i, c);
+	}
+}
+
+static void
+heap_remove(struct qmsg *qm)
+{
+	size_t i = qm->heap_idx;
+
+	qm->heap_idx = -1;
+	if (i != --nwaiting) {
+		waiting[i] = waiting[nwaiting];
+		waiting[i]->heap_idx = i;
+		heap_down(i);
+		heap_up(i);
+	}
+}
+
+static void
+msg_unschedule(struct qmsg *qm)
+{
+	if (qm->in_ready) {
+		TAILQ_REMOVE(&ready, qm, rentry);
+		qm->in_ready = 0;
+	}
+	if (qm->heap_idx != -1)
+		heap_remove(qm);
+}
+
+/* Puts qm where its state says: ready, waiting, or (held, busy) nowhere. */
+static void
+msg_schedule(struct qmsg *qm)
+{
+	msg_unschedule(qm);
+	if (qm->held || qm->removing || qm->active)
+		return;
+	if (qm->next <= time(NULL)) {
+		TAILQ_INSERT_TAIL(&ready, qm, rentry);
+		qm->in_ready = 1;
+		schedule_soon(0);
+		return;
+	}
+	if (nwaiting == waiting_cap) {
+		waiting_cap = waiting_cap ? waiting_cap * 2 : 64;
+		if ((waiting = realloc(waiting, waiting_cap * sizeof(*waiting))) == NULL)
+			abort();
+	}
+	waiting[nwaiting] = qm;
+	qm->heap_idx = nwaiting++;
+	heap_up(qm->heap_idx);
+	schedule_soon(waiting[0]->next - time(NULL));
 }
 
 static void
@@ -158,6 +256,7 @@ msg_free(struct qmsg *qm)
 {
 	size_t i;
 
+	msg_unschedule(qm);
 	TAILQ_REMOVE(&msgs, qm, entry);
 	nmsgs--;
 	for (i = 0; i < qm->nrcpts; i++)
@@ -278,6 +377,7 @@ msg_remove(struct qmsg *qm)
 	if (qm->removing)
 		return;
 	qm->removing = 1;
+	msg_unschedule(qm);
 	if (qm->writing)
 		return;		/* disk_done removes it */
 	qm->writing = 1;
@@ -426,6 +526,11 @@ bounce_done(struct worker_job *job)
 		    strerror(b->f.error ? b->f.error : errno));
 		b->orig->next = time(NULL) + conf->queue_retry_min;
 		state_write(b->orig);
+		b->orig->active--;
+		msg_schedule(b->orig);
+		free(b->failed);
+		free(b);
+		return;
 	} else {
 		log_info("queue=%s event=bounce bounce=%s to=<%s>", b->orig->id,
 		    b->f.id, b->orig->from);
@@ -524,7 +629,7 @@ attempt_done(struct qmsg *qm)
 	log_info("queue=%s event=deferred attempts=%d pending=%d next=%ld",
 	    qm->id, qm->attempts, msg_pending(qm), delay);
 	state_write(qm);
-	schedule_soon(delay);
+	msg_schedule(qm);
 }
 
 static void
@@ -677,6 +782,57 @@ job_start(const char *key, void *value, void *arg)
 	return 1;
 }
 
+/* Adds qm's pending recipients to the jobs being built, as limits allow. */
+static void
+tick_msg(struct qmsg *qm, struct map *building, time_t now)
+{
+	char key[600];
+	size_t i;
+
+	for (i = 0; i < qm->nrcpts; i++) {
+		const char *dom = rcpt_domain(qm->rcpts[i].addr);
+		const struct route_conf *r = config_route(conf, dom);
+		struct qjob *j;
+		struct dest *d;
+		size_t k;
+
+		if (qm->rcpts[i].state != R_PENDING)
+			continue;
+		dest_key(r, dom, key, sizeof(key));
+		if ((j = map_get(building, key)) != NULL) {
+			for (k = 0; k < j->n; k++)
+				if (j->qm[k] == qm)
+					break;
+			if (k < j->n)
+				continue;	/* already carries qm */
+			if (j->n < (size_t)conf->queue_messages_per_connection) {
+				job_add_msg(j, qm, key);
+				continue;
+			}
+			/* Full: send it on its way, then build another. */
+			map_del(building, key);
+			job_start(key, j, NULL);
+		}
+		d = dest_get(key);
+		if (active_jobs >= conf->queue_max_connections ||
+		    d->active >= conf->queue_max_per_destination)
+			continue;	/* next tick */
+		j = xcalloc(1, sizeof(*j) + conf->queue_messages_per_connection *
+		    sizeof(struct qmsg *));
+		j->dj.msgs = xcalloc(conf->queue_messages_per_connection,
+		    sizeof(struct delivery_msg *));
+		j->dest = d;
+		j->destkey = xstrdup(key);
+		job_fill_route(j, r, dom, now);
+		j->dj.done = job_done;
+		j->dj.arg = j;
+		d->active++;
+		active_jobs++;
+		map_put(building, key, j);
+		job_add_msg(j, qm, key);
+	}
+}
+
 /*
  * The tick: start jobs for what is due, as the limits allow.  Messages to
  * one next hop that are due together share a job, and so a connection.
@@ -685,73 +841,34 @@ static void
 tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct map building;
-	struct qmsg *qm;
-	time_t now = time(NULL), soonest = 0;
-	size_t i;
-	char key[600];
+	struct qmsg *qm, *next;
+	time_t now = time(NULL);
 
 	if (stopping)
 		return;
+	while (nwaiting > 0 && waiting[0]->next <= now) {
+		qm = waiting[0];
+		heap_remove(qm);
+		TAILQ_INSERT_TAIL(&ready, qm, rentry);
+		qm->in_ready = 1;
+	}
 	map_init(&building);
-	TAILQ_FOREACH(qm, &msgs, entry) {
-		if (qm->held || qm->active || qm->removing)
-			continue;
-		if (qm->next > now) {
-			if (soonest == 0 || qm->next < soonest)
-				soonest = qm->next;
-			continue;
-		}
+	for (qm = TAILQ_FIRST(&ready); qm != NULL; qm = next) {
+		next = TAILQ_NEXT(qm, rentry);
 		if (msg_pending(qm) == 0) {
+			msg_unschedule(qm);
 			msg_finish(qm);		/* a crash came before its removal */
 			continue;
 		}
-		for (i = 0; i < qm->nrcpts; i++) {
-			const char *dom = rcpt_domain(qm->rcpts[i].addr);
-			const struct route_conf *r = config_route(conf, dom);
-			struct qjob *j;
-			struct dest *d;
-			size_t k;
-
-			if (qm->rcpts[i].state != R_PENDING)
-				continue;
-			dest_key(r, dom, key, sizeof(key));
-			if ((j = map_get(&building, key)) != NULL) {
-				for (k = 0; k < j->n; k++)
-					if (j->qm[k] == qm)
-						break;
-				if (k < j->n)
-					continue;	/* already carries qm */
-				if (j->n < (size_t)conf->queue_messages_per_connection) {
-					job_add_msg(j, qm, key);
-					continue;
-				}
-				/* Full: send it on its way, then build another. */
-				map_del(&building, key);
-				job_start(key, j, NULL);
-			}
-			d = dest_get(key);
-			if (active_jobs >= conf->queue_max_connections ||
-			    d->active >= conf->queue_max_per_destination)
-				continue;	/* next tick */
-			j = xcalloc(1, sizeof(*j) + conf->queue_messages_per_connection *
-			    sizeof(struct qmsg *));
-			j->dj.msgs = xcalloc(conf->queue_messages_per_connection,
-			    sizeof(struct delivery_msg *));
-			j->dest = d;
-			j->destkey = xstrdup(key);
-			job_fill_route(j, r, dom, now);
-			j->dj.done = job_done;
-			j->dj.arg = j;
-			d->active++;
-			active_jobs++;
-			map_put(&building, key, j);
-			job_add_msg(j, qm, key);
-		}
+		tick_msg(qm, &building, now);
+		/* Started: out of the schedule until its attempt ends. */
+		if (qm->active || qm->next > now)
+			msg_schedule(qm);
 	}
 	map_sweep(&building, job_start, NULL);
 	map_clear(&building, NULL);
-	if (soonest != 0)
-		schedule_soon(soonest - now);
+	if (nwaiting > 0)
+		schedule_soon(waiting[0]->next - now);
 }
 
 static void
@@ -828,6 +945,7 @@ int
 queue_init(struct server *s)
 {
 	struct delivery_conf dc;
+	struct qmsg *qm;
 
 	srv = s;
 	conf = s->conf;
@@ -849,6 +967,8 @@ queue_init(struct server *s)
 		return -1;
 	}
 	sort_queue();
+	TAILQ_FOREACH(qm, &msgs, entry)
+		msg_schedule(qm);
 	log_info("event=queue-load messages=%zu", nmsgs);
 	schedule_soon(0);
 	return 0;
@@ -882,6 +1002,9 @@ queue_shutdown(void)
 	incoming_cb(-1, 0, NULL);	/* committed after the loop's last turn */
 	while (!TAILQ_EMPTY(&msgs))
 		msg_free(TAILQ_FIRST(&msgs));
+	free(waiting);
+	waiting = NULL;
+	nwaiting = waiting_cap = 0;
 	map_clear(&dests, free);
 	if (incoming_ev != NULL)
 		event_free(incoming_ev);
@@ -920,9 +1043,9 @@ incoming_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&incoming, qm, entry);
 		TAILQ_INSERT_TAIL(&msgs, qm, entry);
 		nmsgs++;
+		msg_schedule(qm);
 	}
 	pthread_mutex_unlock(&incoming_lock);
-	schedule_soon(0);
 }
 
 size_t
@@ -1019,8 +1142,10 @@ queue_flush(const char *id, struct evbuffer *out)
 	if (id != NULL && lookup(id, out) == NULL)
 		return -1;
 	TAILQ_FOREACH(qm, &msgs, entry)
-		if ((id == NULL || strcmp(qm->id, id) == 0) && !qm->held) {
+		if ((id == NULL || strcmp(qm->id, id) == 0) && !qm->held &&
+		    !qm->removing) {
 			qm->next = 0;
+			msg_schedule(qm);
 			n++;
 		}
 	evbuffer_add_printf(out, "ok\n%d message%s scheduled now\n", n,
@@ -1057,6 +1182,7 @@ queue_hold(const char *id, int hold, struct evbuffer *out)
 	qm->held = hold;
 	if (!hold)
 		qm->next = 0;
+	msg_schedule(qm);
 	log_info("queue=%s event=%s by=submitctl", id, hold ? "hold" : "release");
 	state_write(qm);
 	evbuffer_add_printf(out, "ok\n%s %s\n", id, hold ? "held" : "released");
