@@ -181,6 +181,21 @@ loop_thread(void *arg)
 	return NULL;
 }
 
+/* epoll with a change list: enabling and disabling in one turn costs nothing. */
+static struct event_base *
+base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 static int
 loops_new(struct server *srv)
 {
@@ -200,7 +215,7 @@ loops_new(struct server *srv)
 		l->srv = srv;
 		l->index = k;
 		TAILQ_INIT(&l->sessions);
-		if ((l->base = event_base_new()) == NULL ||
+		if ((l->base = base_new()) == NULL ||
 		    (l->ev_stop = event_new(l->base, -1, 0, loop_stop, l)) == NULL)
 			return -1;
 	}

@@ -474,8 +474,7 @@ auth_submit(struct session *s, const char *b64, size_t len, int start)
 	s->job.work = auth_work;
 	s->job.done = auth_done;
 	s->job_pending = 1;
-	s->state = S_BUSY;
-	bufferevent_disable(s->bev, EV_READ);
+	s->state = S_BUSY;	/* input waits in the buffer meanwhile */
 	worker_submit(s->loop->auth_pool, &s->job);
 }
 
@@ -799,8 +798,7 @@ data_end(struct session *s)
 	s->job.done = commit_done;
 	s->job_pending = 1;
 	s->loop->commits++;
-	s->state = S_BUSY;
-	bufferevent_disable(s->bev, EV_READ);
+	s->state = S_BUSY;	/* input waits in the buffer meanwhile */
 	worker_submit(s->loop->io_pool, &s->job);
 }
 
@@ -1152,6 +1150,15 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+
+		/*
+		 * Without tickets nothing of ours follows the handshake until
+		 * the EHLO reply; ACK the client's Finished at once, or a client
+		 * with Nagle on holds its EHLO for our delayed ACK.
+		 */
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_QUICKACK, &one,
+		    sizeof(one));
 		tls_record(s);
 		if (s->listen->tls == LISTEN_IMPLICIT)
 			banner(s);	/* RFC 8314 §3.3: the banner comes over TLS */

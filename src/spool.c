@@ -130,10 +130,15 @@ spool_open(struct spool_file *f, const struct spool_envelope *env)
 			return -1;
 		}
 	spool_new_id(f->id);
+	if ((f->buf = malloc(SPOOL_BUF_SIZE)) == NULL)
+		return -1;
 	f->fd = openat(tmp_dirfd, f->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600);
-	if (f->fd == -1)
+	if (f->fd == -1) {
+		free(f->buf);
+		f->buf = NULL;
 		return -1;
+	}
 	n = snprintf(head, sizeof(head), "SUBMITD-QUEUE 1\nid: %s\narrival: %lld\n",
 	    f->id, (long long)env->arrival);
 	spool_write(f, head, n);
@@ -162,12 +167,11 @@ spool_open(struct spool_file *f, const struct spool_envelope *env)
 	return 0;
 }
 
-void
-spool_write(struct spool_file *f, const char *buf, size_t len)
+static void
+write_all(struct spool_file *f, const char *buf, size_t len)
 {
 	ssize_t n;
 
-	f->size += len;
 	while (len > 0 && f->error == 0) {
 		n = write(f->fd, buf, len);
 		if (n == -1) {
@@ -180,9 +184,33 @@ spool_write(struct spool_file *f, const char *buf, size_t len)
 	}
 }
 
+static void
+spool_flush(struct spool_file *f)
+{
+	write_all(f, f->buf, f->buflen);
+	f->buflen = 0;
+}
+
+void
+spool_write(struct spool_file *f, const char *buf, size_t len)
+{
+	f->size += len;
+	if (f->buflen + len > SPOOL_BUF_SIZE)
+		spool_flush(f);
+	if (len >= SPOOL_BUF_SIZE) {
+		write_all(f, buf, len);
+		return;
+	}
+	memcpy(f->buf + f->buflen, buf, len);
+	f->buflen += len;
+}
+
 int
 spool_commit(struct spool_file *f)
 {
+	spool_flush(f);
+	free(f->buf);
+	f->buf = NULL;
 	if (f->error != 0) {
 		errno = f->error;
 		return -1;
@@ -204,6 +232,9 @@ spool_commit(struct spool_file *f)
 void
 spool_abort(struct spool_file *f)
 {
+	free(f->buf);
+	f->buf = NULL;
+	f->buflen = 0;
 	if (f->fd != -1)
 		close(f->fd);
 	f->fd = -1;
@@ -420,10 +451,12 @@ spool_state_read(const char *id)
 int
 spool_remove(const char *id)
 {
-	/* queue/ID first: without it, state/ID is an orphan, not a message. */
+	/*
+	 * queue/ID first: without it, state/ID is an orphan, not a message.
+	 * No directory fsync: should a crash undo the unlink, the message is
+	 * delivered once more, which is the price Postfix pays too.
+	 */
 	if (unlinkat(queue_dirfd, id, 0) == -1 && errno != ENOENT)
-		return -1;
-	if (fsync(queue_dirfd) == -1)
 		return -1;
 	if (unlinkat(state_dirfd, id, 0) == -1 && errno != ENOENT)
 		return -1;

@@ -47,12 +47,16 @@ struct spool_envelope {
 	time_t			 arrival;
 };
 
+#define SPOOL_BUF_SIZE	16384
+
 struct spool_file {
 	int			 fd;
 	char			 id[SPOOL_ID_LEN + 1];
 	size_t			 size;		/* message octets written */
 	off_t			 body_offset;	/* where the message starts */
 	int			 error;		/* errno of the first failure */
+	char			*buf;		/* writes gather here: one syscall */
+	size_t			 buflen;	/* per SPOOL_BUF_SIZE, not per line */
 };
 
 /* An envelope read back from queue/ID. */
@@ -74,9 +78,9 @@ struct spool_entry {
 int	spool_init(const char *dir, uid_t uid, gid_t gid);
 /* Opens tmp/ID and writes the envelope.  -1 with errno set. */
 int	spool_open(struct spool_file *, const struct spool_envelope *);
-/* Appends message bytes; a failure is remembered in f->error. */
+/* Appends message bytes (buffered); a failure is remembered in f->error. */
 void	spool_write(struct spool_file *, const char *buf, size_t len);
-/* Blocking (worker thread): fsync, rename into queue/, fsync queue/. */
+/* Blocking (worker thread): write out, fsync, rename into queue/, fsync queue/. */
 int	spool_commit(struct spool_file *);
 /* Closes and removes an unfinished file. */
 void	spool_abort(struct spool_file *);
