@@ -174,30 +174,20 @@ static int
 check_one_of(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
+	char list[128] = "";
 	int i;
 
-	for (i = 0; allowed[i] != NULL; i++)
+	for (i = 0; allowed[i] != NULL; i++) {
 		if (strcmp(s, allowed[i]) == 0)
 			return 0;
-	cfg_error(cfg, "%s: \"%s\" is not one of the allowed values", key_name(cfg, opt), s);
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"",
+		    i > 0 ? ", " : "", allowed[i]);
+	}
+	cfg_error(cfg, "%s: \"%s\" is not one of %s", key_name(cfg, opt), s, list);
 	return -1;
 }
 
-static int
-check_listen_tls(cfg_t *cfg, cfg_opt_t *opt)
-{
-	static const char *const v[] = { "starttls", "implicit", NULL };
 
-	return check_one_of(cfg, opt, v);
-}
-
-static int
-check_min_version(cfg_t *cfg, cfg_opt_t *opt)
-{
-	static const char *const v[] = { "1.2", "1.3", NULL };
-
-	return check_one_of(cfg, opt, v);
-}
 
 static int
 check_nonnegative(cfg_t *cfg, cfg_opt_t *opt)
@@ -221,12 +211,32 @@ check_event_loops(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-static int
-check_bare_lf(cfg_t *cfg, cfg_opt_t *opt)
-{
-	static const char *const v[] = { "reject", "normalize", NULL };
 
-	return check_one_of(cfg, opt, v);
+/* Keys that take one of a few words, by section ("" for the top level). */
+static const struct {
+	const char	*section;
+	const char	*key;
+	const char	*values[5];
+} enum_keys[] = {
+	{ "listen", "tls", { "starttls", "implicit" } },
+	{ "tls", "min_version", { "1.2", "1.3" } },
+	{ "auth", "pwcheck", { "auxprop", "saslauthd" } },
+	{ "relay", "tls", { "none", "may", "encrypt", "verify" } },
+	{ "route", "tls", { "none", "may", "encrypt", "verify" } },
+	{ "", "bare_lf", { "reject", "normalize" } },
+};
+
+static int
+check_enum(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *sec = cfg == root_cfg || cfg->name == NULL ? "" : cfg->name;
+	size_t i;
+
+	for (i = 0; i < sizeof(enum_keys) / sizeof(enum_keys[0]); i++)
+		if (strcmp(enum_keys[i].section, sec) == 0 &&
+		    strcmp(enum_keys[i].key, opt->name) == 0)
+			return check_one_of(cfg, opt, enum_keys[i].values);
+	return 0;
 }
 
 /* Names or "Prefix-*" patterns of header fields (RFC 5322 §3.6.8 ftext). */
@@ -313,13 +323,6 @@ check_host(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-static int
-check_tls_level(cfg_t *cfg, cfg_opt_t *opt)
-{
-	static const char *const v[] = { "none", "may", "encrypt", "verify", NULL };
-
-	return check_one_of(cfg, opt, v);
-}
 
 /* A secret file must be readable by its owner alone. */
 static int
@@ -338,13 +341,6 @@ check_secret_file(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-static int
-check_pwcheck(cfg_t *cfg, cfg_opt_t *opt)
-{
-	static const char *const v[] = { "auxprop", "saslauthd", NULL };
-
-	return check_one_of(cfg, opt, v);
-}
 
 static int
 check_mechanisms(cfg_t *cfg, cfg_opt_t *opt)
@@ -516,14 +512,14 @@ static const struct {
 	{ "local_domains", check_domains },
 	{ "listen|address", check_nonempty },
 	{ "listen|port", check_port },
-	{ "listen|tls", check_listen_tls },
+	{ "listen|tls", check_enum },
 	{ "tls", check_tls_section },
 	{ "tls|certificate", check_readable },
 	{ "tls|key", check_readable },
-	{ "tls|min_version", check_min_version },
+	{ "tls|min_version", check_enum },
 	{ "auth|mechanisms", check_mechanisms },
 	{ "auth|sasldb", check_nonempty },
-	{ "auth|pwcheck", check_pwcheck },
+	{ "auth|pwcheck", check_enum },
 	{ "limits|message_size", check_positive },
 	{ "limits|recipients", check_positive },
 	{ "limits|errors", check_positive },
@@ -539,10 +535,10 @@ static const struct {
 	{ "limits|auth_ban", check_nonnegative },
 	{ "senders|file", check_readable },
 	{ "relay|smarthost", check_host },
-	{ "relay|tls", check_tls_level },
+	{ "relay|tls", check_enum },
 	{ "relay|password_file", check_secret_file },
 	{ "route|host", check_host },
-	{ "route|tls", check_tls_level },
+	{ "route|tls", check_enum },
 	{ "route|password_file", check_secret_file },
 	{ "queue|retry_min", check_positive },
 	{ "queue|retry_max", check_positive },
@@ -555,7 +551,7 @@ static const struct {
 	{ "queue|data_timeout", check_positive },
 	{ "resolver", check_nonempty },
 	{ "strip_headers", check_header_patterns },
-	{ "bare_lf", check_bare_lf },
+	{ "bare_lf", check_enum },
 	{ "timeouts|command", check_positive },
 	{ "timeouts|data", check_positive },
 	{ "timeouts|handshake", check_positive },
