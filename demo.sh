@@ -12,14 +12,7 @@ port=${PORT:-587}
 login=demo@example.test
 password=${DEMO_PASSWORD:-demo-password}
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-echo "== installing build dependencies (apt-get)"
-as_root apt-get update -qq
-as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	build-essential autoconf automake pkg-config libssl-dev libevent-dev \
-	libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
-	libconfuse-dev libc-ares-dev openssl swaks >/dev/null
+./install-deps.sh
 
 echo "== building in build-demo/"
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1

@@ -9,15 +9,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 jobs=$(nproc)
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-echo "== installing build and test dependencies (apt-get)"
-as_root apt-get update -qq
-as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	build-essential autoconf automake pkg-config libssl-dev libevent-dev \
-	libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
-	libconfuse-dev libc-ares-dev openssl clang \
-	python3 swaks curl msmtp python3-aiosmtpd dnsmasq-base nmap mandoc >/dev/null
+./install-deps.sh test
 
 autoreconf -fi >/dev/null 2>&1
 
