@@ -36,7 +36,7 @@
 #include "worker.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/submitd/submitd.conf"
-#define IO_WORKERS	2	/* fsync threads per loop */
+#define IO_WORKERS	4	/* fsync threads per loop */
 #define LOOPS_MAX	16
 
 static void

@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -205,6 +206,50 @@ spool_write(struct spool_file *f, const char *buf, size_t len)
 	f->buflen += len;
 }
 
+/*
+ * Group commit of queue/: every rename counts up a generation; one fsync of
+ * the directory covers every rename that finished before it began, so the
+ * committers of messages arriving together share one instead of queueing a
+ * fsync each behind one another.
+ */
+static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dir_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t renamed, synced;
+static int syncing, sync_errno;
+
+static int
+sync_queue_dir(void)
+{
+	uint64_t mine, target;
+	int rc = 0;
+
+	pthread_mutex_lock(&dir_lock);
+	mine = ++renamed;
+	while (synced < mine) {
+		if (syncing) {
+			pthread_cond_wait(&dir_cond, &dir_lock);
+			continue;
+		}
+		syncing = 1;
+		target = renamed;
+		pthread_mutex_unlock(&dir_lock);
+		sync_errno = fsync(queue_dirfd) == -1 ? errno : 0;
+		pthread_mutex_lock(&dir_lock);
+		syncing = 0;
+		if (sync_errno == 0)
+			synced = target;
+		pthread_cond_broadcast(&dir_cond);
+		if (sync_errno != 0)
+			break;
+	}
+	if (synced < mine) {
+		rc = -1;
+		errno = sync_errno ? sync_errno : EIO;
+	}
+	pthread_mutex_unlock(&dir_lock);
+	return rc;
+}
+
 int
 spool_commit(struct spool_file *f)
 {
@@ -222,7 +267,7 @@ spool_commit(struct spool_file *f)
 	}
 	f->fd = -1;
 	if (renameat(tmp_dirfd, f->id, queue_dirfd, f->id) == -1 ||
-	    fsync(queue_dirfd) == -1) {
+	    sync_queue_dir() == -1) {
 		f->error = errno;
 		return -1;
 	}
