@@ -37,6 +37,7 @@
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/submitd/submitd.conf"
 #define IO_WORKERS	4	/* fsync threads per loop */
+#define AUTH_WORKERS	2	/* SASL threads per loop: one slow check blocks no one */
 #define LOOPS_MAX	16
 
 static void
@@ -233,7 +234,7 @@ loops_pools(struct server *srv)
 		struct loop *l = &srv->loops[k];
 
 		l->io_pool = worker_pool_new(l->base, IO_WORKERS);
-		l->auth_pool = worker_pool_new(l->base, 1);
+		l->auth_pool = worker_pool_new(l->base, AUTH_WORKERS);
 	}
 	srv->io_pool = srv->loops[0].io_pool;
 }

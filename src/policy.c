@@ -362,16 +362,16 @@ policy_reload(void)
 	struct map fresh;
 	int rc;
 
-	pthread_mutex_lock(&policy_lock);
+	/* Read without the lock (file I/O); only the swap takes it. */
 	reloading = 1;
 	rc = load_rules(&fresh);
 	reloading = 0;
 	if (rc == -1) {
-		pthread_mutex_unlock(&policy_lock);
 		log_warnx("event=reload result=fail reason=\"senders or login limits "
 		    "file has errors; the old rules stay\"");
 		return -1;
 	}
+	pthread_mutex_lock(&policy_lock);
 	map_clear(&rules, rules_free);
 	rules = fresh;
 	pthread_mutex_unlock(&policy_lock);

@@ -104,6 +104,7 @@ static size_t nmsgs;
 static struct map dests;
 static int active_jobs;
 static int stopping;		/* no new jobs: the daemon is stopping */
+static int bounces;		/* bounces being written */
 static struct event *tick_ev;
 /*
  * What the tick looks at: ready holds messages due now, waiting is a
@@ -440,10 +441,9 @@ bounce_work(struct worker_job *job)
 	struct bounce *b = (struct bounce *)job;
 	const struct qmsg *qm = b->orig;
 	struct spool_envelope env;
-	char *rcpts[1], date[64], line[1024], status[16], *p, *q;
+	char *rcpts[1], date[64], status[16], *p, *q;
 	struct tm tm;
 	time_t now = time(NULL);
-	int n;
 
 	memset(&env, 0, sizeof(env));
 	rcpts[0] = qm->from;
@@ -456,8 +456,7 @@ bounce_work(struct worker_job *job)
 		return;
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	n = snprintf(line, sizeof(line),
-	    "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
+	spool_printf(&b->f, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
 	    "To: <%s>\r\n"
 	    "Subject: Undelivered Mail Returned to Sender\r\n"
 	    "Date: %s\r\n"
@@ -474,42 +473,36 @@ bounce_work(struct worker_job *job)
 	    "The remote replies follow.\r\n\r\n",
 	    conf->hostname, qm->from, date, b->f.id, conf->hostname,
 	    b->f.id, conf->hostname, b->f.id, conf->hostname, conf->hostname);
-	spool_write(&b->f, line, n);
 	for (p = b->failed; (q = strchr(p, '\n')) != NULL; p = q + 1) {
 		char *tab = memchr(p, '\t', q - p);
 
-		n = snprintf(line, sizeof(line), "<%.*s>: %.*s\r\n",
+		spool_printf(&b->f, "<%.*s>: %.*s\r\n",
 		    (int)(tab - p), p, (int)(q - tab - 1), tab + 1);
-		spool_write(&b->f, line, n);
 	}
 	gmtime_r(&qm->arrival, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	n = snprintf(line, sizeof(line), "\r\n--%s/%s\r\n"
+	spool_printf(&b->f, "\r\n--%s/%s\r\n"
 	    "Content-Type: message/delivery-status\r\n\r\n"
 	    "Reporting-MTA: dns; %s\r\n"
 	    "X-Submitd-Queue-ID: %s\r\n"
 	    "Arrival-Date: %s\r\n",
 	    b->f.id, conf->hostname, conf->hostname, qm->id, date);
-	spool_write(&b->f, line, n);
 	for (p = b->failed; (q = strchr(p, '\n')) != NULL; p = q + 1) {
 		char *tab = memchr(p, '\t', q - p), reply[300];
 
 		snprintf(reply, sizeof(reply), "%.*s", (int)(q - tab - 1), tab + 1);
 		status_of(reply, status, sizeof(status), "5.0.0");
 		/* RFC 3464 §2.3.6: "smtp" only for what a remote server said. */
-		n = snprintf(line, sizeof(line), "\r\nFinal-Recipient: rfc822; %.*s\r\n"
+		spool_printf(&b->f, "\r\nFinal-Recipient: rfc822; %.*s\r\n"
 		    "Action: failed\r\nStatus: %s\r\n"
 		    "Diagnostic-Code: %s; %s\r\n", (int)(tab - p), p, status,
 		    remote_reply(reply) ? "smtp" : "X-Submitd", reply);
-		spool_write(&b->f, line, n);
 	}
-	n = snprintf(line, sizeof(line), "\r\n--%s/%s\r\n"
+	spool_printf(&b->f, "\r\n--%s/%s\r\n"
 	    "Content-Type: text/rfc822-headers\r\n\r\n", b->f.id, conf->hostname);
-	spool_write(&b->f, line, n);
 	bounce_copy_headers(b);
-	n = snprintf(line, sizeof(line), "\r\n--%s/%s--\r\n", b->f.id,
+	spool_printf(&b->f, "\r\n--%s/%s--\r\n", b->f.id,
 	    conf->hostname);
-	spool_write(&b->f, line, n);
 	if ((b->rc = spool_commit(&b->f)) == -1)
 		spool_abort(&b->f);
 }
@@ -520,6 +513,7 @@ bounce_done(struct worker_job *job)
 	struct bounce *b = (struct bounce *)job;
 	char *rcpts[1] = { b->orig->from };
 
+	bounces--;
 	if (b->rc == -1) {
 		/* Keep the original: its next run tries the bounce again. */
 		log_errx("queue=%s event=bounce error=\"%s\"", b->orig->id,
@@ -575,6 +569,7 @@ msg_finish(struct qmsg *qm)
 	b->job.work = bounce_work;
 	b->job.done = bounce_done;
 	qm->active++;	/* not due while its bounce is written */
+	bounces++;
 	worker_submit(srv->io_pool, &b->job);
 }
 
@@ -615,6 +610,11 @@ attempt_done(struct qmsg *qm)
 		}
 	}
 	if (msg_pending(qm) == 0) {
+		/*
+		 * On disk first: should a crash come before the removal, the
+		 * delivered recipients are not sent the message again.
+		 */
+		state_write(qm);
 		msg_finish(qm);
 		return;
 	}
@@ -647,6 +647,7 @@ job_done(struct delivery_job *dj, void *arg)
 	for (i = 0; i < j->n; i++) {
 		struct qmsg *qm = j->qm[i];
 		struct delivery_msg *dm = dj->msgs[i];
+		int changed = 0;
 
 		for (k = 0; k < dm->nrcpts; k++) {
 			struct delivery_rcpt *dr = &dm->rcpts[k];
@@ -663,8 +664,11 @@ job_done(struct delivery_job *dj, void *arg)
 			if (dr->result == DELIVERY_OK) {
 				qm->rcpts[idx].state = R_DELIVERED;
 				STAT_ADD(srv, delivered, 1);
-			} else if (dr->result == DELIVERY_PERMFAIL)
+				changed = 1;
+			} else if (dr->result == DELIVERY_PERMFAIL) {
 				qm->rcpts[idx].state = R_FAILED;
+				changed = 1;
+			}
 		}
 		if (dm->fd != -1)
 			close(dm->fd);
@@ -672,6 +676,8 @@ job_done(struct delivery_job *dj, void *arg)
 		free(dm);
 		if (--qm->active == 0)
 			attempt_done(qm);
+		else if (changed)
+			state_write(qm);	/* another job still runs: keep this */
 	}
 	j->dest->active--;
 	active_jobs--;
@@ -978,7 +984,7 @@ int
 queue_stop(void)
 {
 	stopping = 1;
-	return active_jobs;
+	return active_jobs + bounces;
 }
 
 void

@@ -104,6 +104,7 @@ struct session {
 	const char		*connect_refusal;
 	int			 auth_failures;
 	struct event		*tarpit;
+	int			 tarpit_banned;
 
 	struct worker_job	 job;
 	int			 job_pending;
@@ -412,11 +413,10 @@ static void
 tarpit_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	int banned = s->state == S_CLOSING;
 
 	s->verb = "AUTH";
 	reply(s, "535 5.7.8 Authentication credentials invalid");
-	if (banned) {
+	if (s->tarpit_banned) {
 		reply(s, "421 4.7.0 %s Too many failed authentications from your "
 		    "address; try again later", s->conf->hostname);
 		session_finish(s);
@@ -443,7 +443,9 @@ auth_refuse(struct session *s)
 		session_close(s, "error");
 		return;
 	}
-	s->state = banned ? S_CLOSING : S_BUSY;
+	/* S_BUSY even when banned: the 535 and 421 must still be sent. */
+	s->tarpit_banned = banned;
+	s->state = S_BUSY;
 	bufferevent_disable(s->bev, EV_READ);
 	evtimer_add(s->tarpit, &tv);
 }
@@ -1178,6 +1180,17 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 			log_info("session=%s client=%s event=tls result=fail error=timeout",
 			    s->id, s->client);
 			session_close(s, "timeout");
+			return;
+		}
+		if (s->state == S_CLOSING) {
+			/* Our last reply cannot leave: the client stopped reading. */
+			session_close(s, "timeout");
+			return;
+		}
+		if (s->state == S_BUSY) {
+			/* The wait is ours (fsync, SASL, tarpit), not the client's. */
+			bufferevent_enable(s->bev, what & BEV_EVENT_READING ?
+			    EV_READ : EV_WRITE);
 			return;
 		}
 		s->verb = "-";

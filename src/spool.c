@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -250,6 +251,25 @@ sync_queue_dir(void)
 	return rc;
 }
 
+void
+spool_printf(struct spool_file *f, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		if (f->error == 0)
+			f->error = ENOMEM;
+		return;
+	}
+	spool_write(f, s, n);
+	free(s);
+}
+
 int
 spool_commit(struct spool_file *f)
 {
@@ -260,15 +280,26 @@ spool_commit(struct spool_file *f)
 		errno = f->error;
 		return -1;
 	}
-	if (fsync(f->fd) == -1 || close(f->fd) == -1) {
+	if (fsync(f->fd) == -1) {
+		f->error = errno;
+		close(f->fd);
+		f->fd = -1;
+		return -1;
+	}
+	if (close(f->fd) == -1) {
 		f->error = errno;
 		f->fd = -1;
 		return -1;
 	}
 	f->fd = -1;
-	if (renameat(tmp_dirfd, f->id, queue_dirfd, f->id) == -1 ||
-	    sync_queue_dir() == -1) {
+	if (renameat(tmp_dirfd, f->id, queue_dirfd, f->id) == -1) {
 		f->error = errno;
+		return -1;
+	}
+	if (sync_queue_dir() == -1) {
+		/* The client hears 451 and sends it again: ours must go. */
+		f->error = errno;
+		unlinkat(queue_dirfd, f->id, 0);
 		return -1;
 	}
 	return 0;

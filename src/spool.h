@@ -80,6 +80,9 @@ int	spool_init(const char *dir, uid_t uid, gid_t gid);
 int	spool_open(struct spool_file *, const struct spool_envelope *);
 /* Appends message bytes (buffered); a failure is remembered in f->error. */
 void	spool_write(struct spool_file *, const char *buf, size_t len);
+/* Appends formatted text, whatever its length. */
+void	spool_printf(struct spool_file *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* Blocking (worker thread): write out, fsync, rename into queue/, fsync queue/. */
 int	spool_commit(struct spool_file *);
 /* Closes and removes an unfinished file. */
