@@ -17,6 +17,7 @@ import hmac
 import os
 import re
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -452,6 +453,35 @@ class CommandTimeoutTest(DaemonTestCase):
         self.assertGreater(time.monotonic() - start, 1.5)
         self.assertReply(r, 421, "4.4.2")
         self.assertTrue(c.closed_by_peer(), "still open after 421")
+
+    def test_client_that_never_reads_is_dropped(self):
+        # Pipelined NOOPs from a client that reads no reply: the replies
+        # fill the socket, the 421 cannot leave, and the session must still
+        # end at its next timeout instead of holding its slot forever.
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.port))
+        s.settimeout(5)
+        self.assertTrue(s.recv(100).startswith(b"220"))
+        sid = re.findall(r"session=(\S+) \S+ event=connect\b",
+                         self.daemon.log())[-1]
+        s.setblocking(False)
+        chunk, sent, deadline = b"NOOP\r\n" * 10000, 0, time.monotonic() + 4
+        while sent < 4000000 and time.monotonic() < deadline:
+            try:
+                sent += s.send(chunk)
+            except BlockingIOError:
+                time.sleep(0.05)
+        self.assertGreater(sent, 100000, "the daemon read almost nothing")
+        # Closed with the client's socket still open (it would end the
+        # session by itself).
+        gone = h.wait_until(lambda: re.search(
+            r"\bsession=%s .*\bevent=disconnect\b" % re.escape(sid),
+            self.daemon.log()), 10)
+        stats = h.submitctl(self.env, "stats").stdout
+        self.assertTrue(gone, "no disconnect logged" + self.log_tail())
+        self.assertRegex(stats, r"(?m)^sessions 0$")
 
 
 class MinTLS13Test(DaemonTestCase):

@@ -1083,6 +1083,41 @@ class BounceTest(DeliveryTestCase):
                          [])
 
 
+class LongHostnameBounceTest(DeliveryTestCase):
+    """hostname of 195 characters (the limit is 255): the DSN names it
+    five times in its first lines, and must still be whole and clean."""
+
+    LONG = "a" * 60 + "." + "b" * 60 + "." + "c" * 60 + ".example.test"
+
+    @classmethod
+    def make_peers(cls, env):
+        cls.hop = cls.peer(tls=(env.cert, env.key), rcpt_reply=lambda f, r: (
+            "550 5.1.1 <%s>: no such user" % r if r.startswith("nosuch-")
+            else None)).start()
+        return {"hostname": cls.LONG, "relay": {"smarthost": cls.hop.address},
+                "queue": FAST_QUEUE}
+
+    def test_dsn_with_a_long_hostname(self):
+        t = tok()
+        bad = "nosuch-%s@example.org" % t
+        qid = self.send(message(t, bad), [bad])
+        dsn = self.expect_dsn(self.hop, qid)
+        self.assertFalse(b"\0" in dsn.data, "NUL bytes in the DSN")
+        self.assertTrue(all(b < 0x80 for b in dsn.data), "non-ASCII in the DSN")
+        msg, per_msg, per_rcpt, human, headers = parse_dsn(dsn.data)
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        boundary = msg.get_boundary()
+        self.assertTrue(boundary and self.LONG in boundary, boundary)
+        self.assertIn(("\r\n--%s--\r\n" % boundary).encode(), dsn.data)
+        self.assertIn("MAILER-DAEMON@" + self.LONG, msg["From"])
+        self.assertEqual(per_msg.get("reporting-mta"), "dns; " + self.LONG)
+        self.assertEqual([r.get("final-recipient") for r in per_rcpt],
+                         ["rfc822; " + bad])
+        self.assertEqual(per_rcpt[0].get("status"), "5.1.1")
+        self.assertIn("Subject: delivery test " + t, headers)
+        self.wait_gone(qid)
+
+
 # ====================================================================
 # Expiry
 # ====================================================================
@@ -1217,6 +1252,53 @@ class RestartTest(DeliveryTestCase):
         got = self.arrival(self.hop, t, n=2, timeout=15)
         self.assertEqual([a.rcpts for a in got], [["bob@example.org"], [later]])
         self.wait_gone(qid)
+
+
+class TwoRoutesCrashTest(DeliveryTestCase):
+    """One message, two recipients on two routes: A takes it at once, B
+    answers the final dot only much later.  kill -9 once A has it: the
+    restarted daemon must not send it to A again."""
+
+    hold_b = True
+
+    @classmethod
+    def make_peers(cls, env):
+        cls.a = cls.peer().start()
+        cls.b = cls.peer(data_reply=lambda e: 30 if cls.hold_b else None).start()
+        return {'route "a.test"': {"host": cls.a.address, "tls": "none"},
+                'route "b.test"': {"host": cls.b.address, "tls": "none"},
+                "queue": dict(FAST_QUEUE, data_timeout=60)}
+
+    def test_kill9_while_one_route_waits(self):
+        def cleanup():
+            if type(self).hold_b:   # failed early: B would hold the stop
+                self.daemon.kill9()
+            type(self).hold_b = True
+        self.addCleanup(cleanup)
+        t = tok()
+        rcpts = ["x-%s@a.test" % t, "y-%s@b.test" % t]
+        qid = self.send(message(t, rcpts[0]), rcpts)
+        self.arrival(self.a, t)
+        self.assertTrue(h.wait_until(lambda: self.b.with_token(t), 10))
+        # Give A's result time to reach the disk (the fixed daemon writes
+        # it at once; the old one only once B had answered).
+        state = os.path.join(self.env.spool, "state", qid)
+        h.wait_until(lambda: os.path.exists(state) and
+                     "rcpt: 0 delivered" in open(state).read(), 3)
+        self.daemon.kill9()
+        b_before = len(self.b.with_token(t))   # B's unanswered transaction
+        type(self).hold_b = False
+        self.daemon.start()
+        self.assertTrue(h.wait_until(
+            lambda: len(self.b.with_token(t)) > b_before, 15),
+            "B never got it after the restart" + self.log_tail())
+        self.wait_gone(qid)
+        time.sleep(1)
+        got = self.a.with_token(t)
+        self.assertEqual([a.rcpts for a in got], [[rcpts[0]]],
+                         "A got it %d times" % len(got))
+        got = self.b.with_token(t)[b_before:]
+        self.assertEqual([a.rcpts for a in got], [[rcpts[1]]])
 
 
 # ====================================================================
