@@ -453,6 +453,7 @@ static cfg_opt_t queue_opts[] = {
 	CFG_INT("retry_min", 60, CFGF_NONE),
 	CFG_INT("retry_max", 3600, CFGF_NONE),
 	CFG_INT("lifetime", 5 * 86400, CFGF_NONE),
+	CFG_INT("delay_warning", 0, CFGF_NONE),
 	CFG_INT("max_connections", 50, CFGF_NONE),
 	CFG_INT("max_per_destination", 5, CFGF_NONE),
 	CFG_INT("messages_per_connection", 100, CFGF_NONE),
@@ -543,6 +544,7 @@ static const struct {
 	{ "queue|retry_min", check_positive },
 	{ "queue|retry_max", check_positive },
 	{ "queue|lifetime", check_positive },
+	{ "queue|delay_warning", check_nonnegative },
 	{ "queue|max_connections", check_positive },
 	{ "queue|max_per_destination", check_positive },
 	{ "queue|messages_per_connection", check_positive },
@@ -816,6 +818,7 @@ config_copy(cfg_t *cfg, const char *path)
 		c->queue_retry_min = cfg_getint(q, "retry_min");
 		c->queue_retry_max = cfg_getint(q, "retry_max");
 		c->queue_lifetime = cfg_getint(q, "lifetime");
+		c->queue_delay_warning = cfg_getint(q, "delay_warning");
 		c->queue_max_connections = cfg_getint(q, "max_connections");
 		c->queue_max_per_destination = cfg_getint(q, "max_per_destination");
 		c->queue_messages_per_connection = cfg_getint(q, "messages_per_connection");

@@ -85,6 +85,7 @@ struct config {
 	int		 queue_retry_min;
 	int		 queue_retry_max;
 	int		 queue_lifetime;
+	int		 queue_delay_warning;	/* seconds; 0: none */
 	int		 queue_max_connections;
 	int		 queue_max_per_destination;
 	int		 queue_messages_per_connection;

@@ -65,6 +65,7 @@ struct qmsg {
 	int			 attempts;
 	time_t			 next;
 	int			 held;
+	int			 warned;	/* a delay warning went out */
 	int			 active;	/* delivery jobs in flight */
 	int			 removing;
 	int			 writing;	/* a state write is in flight */
@@ -88,12 +89,13 @@ struct qjob {
 	struct qmsg		*qm[1];		/* really n; dj.msgs parallels it */
 };
 
-/* A bounce being written on a worker. */
+/* A bounce (or a delay warning) being written on a worker. */
 struct bounce {
 	struct worker_job	 job;
 	struct spool_file	 f;
 	struct qmsg		*orig;
 	char			*failed;	/* "addr\treply\n" lines */
+	int			 delayed;	/* a warning: the original stays */
 	int			 rc;
 };
 
@@ -280,8 +282,9 @@ state_format(const struct qmsg *qm)
 
 	if (b == NULL)
 		abort();
-	evbuffer_add_printf(b, "SUBMITD-STATE 1\nattempts: %d\nnext: %lld\nheld: %d\n",
-	    qm->attempts, (long long)qm->next, qm->held);
+	evbuffer_add_printf(b, "SUBMITD-STATE 1\nattempts: %d\nnext: %lld\nheld: %d\n"
+	    "warned: %d\n", qm->attempts, (long long)qm->next, qm->held,
+	    qm->warned);
 	for (i = 0; i < qm->nrcpts; i++)
 		evbuffer_add_printf(b, "rcpt: %zu %s %s\n", i,
 		    names[qm->rcpts[i].state], qm->rcpts[i].reply);
@@ -302,7 +305,8 @@ state_parse(struct qmsg *qm, char *buf)
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "attempts: %d", &qm->attempts) == 1 ||
-		    sscanf(line, "held: %d", &qm->held) == 1)
+		    sscanf(line, "held: %d", &qm->held) == 1 ||
+		    sscanf(line, "warned: %d", &qm->warned) == 1)
 			continue;
 		if (strncmp(line, "next: ", 6) == 0) {
 			qm->next = strtoll(line + 6, NULL, 10);
@@ -458,7 +462,7 @@ bounce_work(struct worker_job *job)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	spool_printf(&b->f, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
 	    "To: <%s>\r\n"
-	    "Subject: Undelivered Mail Returned to Sender\r\n"
+	    "Subject: %s\r\n"
 	    "Date: %s\r\n"
 	    "Message-ID: <%s@%s>\r\n"
 	    "Auto-Submitted: auto-replied\r\n"
@@ -469,10 +473,15 @@ bounce_work(struct worker_job *job)
 	    "--%s/%s\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
 	    "This is the mail system at %s.\r\n\r\n"
-	    "Your message could not be delivered to one or more recipients.\r\n"
-	    "The remote replies follow.\r\n\r\n",
-	    conf->hostname, qm->from, date, b->f.id, conf->hostname,
-	    b->f.id, conf->hostname, b->f.id, conf->hostname, conf->hostname);
+	    "%s\r\n"
+	    "The last replies follow.\r\n\r\n",
+	    conf->hostname, qm->from, b->delayed ? "Delayed Mail (still being "
+	    "retried)" : "Undelivered Mail Returned to Sender", date, b->f.id,
+	    conf->hostname, b->f.id, conf->hostname, b->f.id, conf->hostname,
+	    conf->hostname, b->delayed ? "Your message has not been delivered "
+	    "to one or more recipients yet;\r\nit stays in the queue and will "
+	    "be tried again.  Nothing needs to be done." : "Your message could "
+	    "not be delivered to one or more recipients.");
 	for (p = b->failed; (q = strchr(p, '\n')) != NULL; p = q + 1) {
 		char *tab = memchr(p, '\t', q - p);
 
@@ -491,11 +500,13 @@ bounce_work(struct worker_job *job)
 		char *tab = memchr(p, '\t', q - p), reply[300];
 
 		snprintf(reply, sizeof(reply), "%.*s", (int)(q - tab - 1), tab + 1);
-		status_of(reply, status, sizeof(status), "5.0.0");
+		status_of(reply, status, sizeof(status), b->delayed ? "4.0.0" :
+		    "5.0.0");
 		/* RFC 3464 §2.3.6: "smtp" only for what a remote server said. */
 		spool_printf(&b->f, "\r\nFinal-Recipient: rfc822; %.*s\r\n"
-		    "Action: failed\r\nStatus: %s\r\n"
-		    "Diagnostic-Code: %s; %s\r\n", (int)(tab - p), p, status,
+		    "Action: %s\r\nStatus: %s\r\n"
+		    "Diagnostic-Code: %s; %s\r\n", (int)(tab - p), p,
+		    b->delayed ? "delayed" : "failed", status,
 		    remote_reply(reply) ? "smtp" : "X-Submitd", reply);
 	}
 	spool_printf(&b->f, "\r\n--%s/%s\r\n"
@@ -514,6 +525,21 @@ bounce_done(struct worker_job *job)
 	char *rcpts[1] = { b->orig->from };
 
 	bounces--;
+	if (b->delayed) {
+		if (b->rc == 0) {
+			b->orig->warned = 1;
+			log_info("queue=%s event=delay-warning dsn=%s to=<%s>",
+			    b->orig->id, b->f.id, b->orig->from);
+			queue_add(b->f.id, "", rcpts, 1, time(NULL),
+			    b->f.body_offset, b->f.size);
+			state_write(b->orig);
+		}
+		b->orig->active--;
+		msg_schedule(b->orig);
+		free(b->failed);
+		free(b);
+		return;
+	}
 	if (b->rc == -1) {
 		/* Keep the original: its next run tries the bounce again. */
 		log_errx("queue=%s event=bounce error=\"%s\"", b->orig->id,
@@ -538,39 +564,59 @@ bounce_done(struct worker_job *job)
 	free(b);
 }
 
+/* "addr\treply\n" for each recipient in state, or NULL when there is none. */
+static char *
+rcpt_report(const struct qmsg *qm, enum rcpt_state state)
+{
+	struct evbuffer *e;
+	char *list = NULL;
+	size_t i, len;
+
+	if ((e = evbuffer_new()) == NULL)
+		abort();
+	for (i = 0; i < qm->nrcpts; i++)
+		if (qm->rcpts[i].state == state)
+			evbuffer_add_printf(e, "%s\t%s\n", qm->rcpts[i].addr,
+			    qm->rcpts[i].reply);
+	if ((len = evbuffer_get_length(e)) > 0) {
+		list = xcalloc(1, len + 1);
+		evbuffer_remove(e, list, len);
+	}
+	evbuffer_free(e);
+	return list;
+}
+
+/* Writes a DSN about qm's recipients in list on a worker (list is taken). */
+static void
+dsn_start(struct qmsg *qm, char *list, int delayed)
+{
+	struct bounce *b = xcalloc(1, sizeof(*b));
+
+	b->orig = qm;
+	b->failed = list;
+	b->delayed = delayed;
+	b->job.work = bounce_work;
+	b->job.done = bounce_done;
+	qm->active++;	/* not due while its DSN is written */
+	bounces++;
+	worker_submit(srv->io_pool, &b->job);
+}
+
 /* Every recipient has a final state: bounce the failed ones, then remove. */
 static void
 msg_finish(struct qmsg *qm)
 {
-	struct evbuffer *failed;
-	struct bounce *b;
-	size_t i, len;
+	char *failed = rcpt_report(qm, R_FAILED);
 
-	if ((failed = evbuffer_new()) == NULL)
-		abort();
-	for (i = 0; i < qm->nrcpts; i++)
-		if (qm->rcpts[i].state == R_FAILED)
-			evbuffer_add_printf(failed, "%s\t%s\n", qm->rcpts[i].addr,
-			    qm->rcpts[i].reply);
-	len = evbuffer_get_length(failed);
-	if (len == 0 || qm->from[0] == '\0') {
-		if (len > 0)
+	if (failed == NULL || qm->from[0] == '\0') {
+		if (failed != NULL)
 			log_info("queue=%s event=bounce result=dropped "
 			    "reason=\"null sender\"", qm->id);
-		evbuffer_free(failed);
+		free(failed);
 		msg_remove(qm);
 		return;
 	}
-	b = xcalloc(1, sizeof(*b));
-	b->orig = qm;
-	b->failed = xcalloc(1, len + 1);
-	evbuffer_remove(failed, b->failed, len);
-	evbuffer_free(failed);
-	b->job.work = bounce_work;
-	b->job.done = bounce_done;
-	qm->active++;	/* not due while its bounce is written */
-	bounces++;
-	worker_submit(srv->io_pool, &b->job);
+	dsn_start(qm, failed, 0);
 }
 
 /* ---- attempts ---- */
@@ -629,6 +675,10 @@ attempt_done(struct qmsg *qm)
 	log_info("queue=%s event=deferred attempts=%d pending=%d next=%ld",
 	    qm->id, qm->attempts, msg_pending(qm), delay);
 	state_write(qm);
+	/* RFC 3464 "delayed": once, never for a bounce. */
+	if (conf->queue_delay_warning > 0 && !qm->warned &&
+	    qm->from[0] != '\0' && now - qm->arrival >= conf->queue_delay_warning)
+		dsn_start(qm, rcpt_report(qm, R_PENDING), 1);
 	msg_schedule(qm);
 }
 

@@ -610,6 +610,21 @@ class CommandLineTest(DaemonTestCase):
         rc, out = self.check(self.env.conf)
         self.assertEqual(rc, 0, out)
 
+    def test_example_config(self):
+        """etc/submitd.conf, the example the package installs, is valid
+        once its certificate paths point at real files."""
+        src = os.path.join(os.environ.get("top_srcdir", os.path.join(
+            os.path.dirname(__file__), "..", "..")), "etc", "submitd.conf")
+        with open(src) as f:
+            text = f.read()
+        text = text.replace("/etc/submitd/cert.pem", self.env.cert)
+        text = text.replace("/etc/submitd/key.pem", self.env.key)
+        path = os.path.join(self.env.dir, "example.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        rc, out = self.check(path)
+        self.assertEqual(rc, 0, out)
+
     def test_unknown_key(self):
         conf = self.conf("unknown.conf", extra="bogus_key = 1\n")
         self.assertConfigError(conf, "bogus_key", ["bogus_key"])

@@ -1164,6 +1164,44 @@ class ExpiryTest(DeliveryTestCase):
         self.wait_gone(qid)
 
 
+class DelayWarningTest(DeliveryTestCase):
+    """queue { delay_warning = 1 }: a message still pending after a second
+    gets one "delayed" DSN (RFC 3464 Action: delayed) and stays queued."""
+
+    @classmethod
+    def make_peers(cls, env):
+        def rcpt_reply(mail_from, rcpt):
+            if rcpt.startswith("slow-"):
+                return "451 4.3.0 mailbox busy"
+            return None
+
+        cls.hop = cls.peer(tls=(env.cert, env.key), rcpt_reply=rcpt_reply).start()
+        return {"relay": {"smarthost": cls.hop.address},
+                "queue": dict(FAST_QUEUE, delay_warning=1, retry_max=1)}
+
+    def test_one_delay_warning(self):
+        t = tok()
+        slow = "slow-%s@example.org" % t
+        qid = self.send(message(t, slow), [slow])
+        dsn = self.expect_dsn(self.hop, qid, timeout=15)
+        self.assertEqual(dsn.mail_from, "")
+        self.assertEqual(dsn.rcpts, [USER])
+        msg, per_msg, per_rcpt, human, headers = parse_dsn(dsn.data)
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        self.assertIn("Delayed Mail", msg.get("subject"))
+        self.assertEqual([r.get("action") for r in per_rcpt], ["delayed"])
+        self.assertEqual(per_rcpt[0].get("status"), "4.3.0")
+        self.assertIn("451 4.3.0 mailbox busy", human)
+        self.assertLogged(r"\bqueue=%s event=delay-warning\b" % qid)
+        # Still queued and retried, and warned once only.
+        time.sleep(3)
+        self.assertTrue(os.path.exists(os.path.join(self.env.spool, "queue", qid)))
+        self.assertEqual(len(self.log_lines(
+            r"\bqueue=%s event=delay-warning\b" % qid)), 1)
+        self.assertGreaterEqual(len(self.log_lines(
+            r"\bqueue=%s event=deferred\b" % qid)), 2)
+
+
 # ====================================================================
 # Restart with mail queued
 # ====================================================================
