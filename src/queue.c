@@ -524,42 +524,35 @@ bounce_done(struct worker_job *job)
 	struct bounce *b = (struct bounce *)job;
 	char *rcpts[1] = { b->orig->from };
 
+	struct qmsg *qm = b->orig;
+
 	bounces--;
-	if (b->delayed) {
-		if (b->rc == 0) {
-			b->orig->warned = 1;
-			log_info("queue=%s event=delay-warning dsn=%s to=<%s>",
-			    b->orig->id, b->f.id, b->orig->from);
-			queue_add(b->f.id, "", rcpts, 1, time(NULL),
-			    b->f.body_offset, b->f.size);
-			state_write(b->orig);
-		}
-		b->orig->active--;
-		msg_schedule(b->orig);
-		free(b->failed);
-		free(b);
-		return;
-	}
+	qm->active--;
 	if (b->rc == -1) {
-		/* Keep the original: its next run tries the bounce again. */
-		log_errx("queue=%s event=bounce error=\"%s\"", b->orig->id,
+		/* The original stays: a bounce is tried again on its next run. */
+		log_errx("queue=%s event=%s error=\"%s\"", qm->id,
+		    b->delayed ? "delay-warning" : "bounce",
 		    strerror(b->f.error ? b->f.error : errno));
-		b->orig->next = time(NULL) + conf->queue_retry_min;
-		state_write(b->orig);
-		b->orig->active--;
-		msg_schedule(b->orig);
-		free(b->failed);
-		free(b);
-		return;
+		if (!b->delayed) {
+			qm->next = time(NULL) + conf->queue_retry_min;
+			state_write(qm);
+		}
+		msg_schedule(qm);
 	} else {
-		log_info("queue=%s event=bounce bounce=%s to=<%s>", b->orig->id,
-		    b->f.id, b->orig->from);
-		STAT_ADD(srv, bounced, 1);
+		log_info("queue=%s event=%s %s=%s to=<%s>", qm->id,
+		    b->delayed ? "delay-warning" : "bounce",
+		    b->delayed ? "dsn" : "bounce", b->f.id, qm->from);
 		queue_add(b->f.id, "", rcpts, 1, time(NULL), b->f.body_offset,
 		    b->f.size);
-		msg_remove(b->orig);
+		if (b->delayed) {
+			qm->warned = 1;
+			state_write(qm);
+			msg_schedule(qm);
+		} else {
+			STAT_ADD(srv, bounced, 1);
+			msg_remove(qm);
+		}
 	}
-	b->orig->active--;
 	free(b->failed);
 	free(b);
 }

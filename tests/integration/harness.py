@@ -103,12 +103,21 @@ def submitctl(env, *args, timeout=15):
 
 # ---------------------------------------------------------------- ports, dirs
 
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago on host."""
+    """A TCP port that was free a moment ago on host, and never handed out
+    before by this process: a daemon's port chosen before it binds must not
+    go to a peer started in between."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def ipv6_available():

@@ -1122,9 +1122,11 @@ class LongHostnameBounceTest(DeliveryTestCase):
 # Expiry
 # ====================================================================
 
-class ExpiryTest(DeliveryTestCase):
-    """queue { lifetime = 3 retry_min = 1 }: a next hop that always answers
-    451 for some recipients; after the lifetime a DSN says 4.4.7."""
+class SlowRecipientTestCase(DeliveryTestCase):
+    """A next hop that always answers 451 to recipients named slow-*;
+    subclasses set queue_settings."""
+
+    queue_settings = {}
 
     @classmethod
     def make_peers(cls, env):
@@ -1135,7 +1137,14 @@ class ExpiryTest(DeliveryTestCase):
 
         cls.hop = cls.peer(tls=(env.cert, env.key), rcpt_reply=rcpt_reply).start()
         return {"relay": {"smarthost": cls.hop.address},
-                "queue": dict(FAST_QUEUE, lifetime=3, retry_max=1)}
+                "queue": dict(FAST_QUEUE, **cls.queue_settings)}
+
+
+class ExpiryTest(SlowRecipientTestCase):
+    """queue { lifetime = 3 retry_min = 1 }: a next hop that always answers
+    451 for some recipients; after the lifetime a DSN says 4.4.7."""
+
+    queue_settings = {"lifetime": 3, "retry_max": 1}
 
     def test_expired_dsn(self):
         t = tok()
@@ -1164,20 +1173,11 @@ class ExpiryTest(DeliveryTestCase):
         self.wait_gone(qid)
 
 
-class DelayWarningTest(DeliveryTestCase):
+class DelayWarningTest(SlowRecipientTestCase):
     """queue { delay_warning = 1 }: a message still pending after a second
     gets one "delayed" DSN (RFC 3464 Action: delayed) and stays queued."""
 
-    @classmethod
-    def make_peers(cls, env):
-        def rcpt_reply(mail_from, rcpt):
-            if rcpt.startswith("slow-"):
-                return "451 4.3.0 mailbox busy"
-            return None
-
-        cls.hop = cls.peer(tls=(env.cert, env.key), rcpt_reply=rcpt_reply).start()
-        return {"relay": {"smarthost": cls.hop.address},
-                "queue": dict(FAST_QUEUE, delay_warning=1, retry_max=1)}
+    queue_settings = {"delay_warning": 1, "retry_max": 1}
 
     def test_one_delay_warning(self):
         t = tok()
