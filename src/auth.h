@@ -22,13 +22,21 @@ enum auth_result {
 	AUTH_TEMPFAIL,		/* 454: backend unavailable */
 };
 
-int		 auth_init(const struct config *);
-/* Space-separated mechanisms available after TLS, for EHLO's AUTH line. */
-const char	*auth_mechanisms(void);
-int		 auth_mechanism_ok(const char *mech);
+/*
+ * Once, after the privileges are dropped.  secret keys the salts that SCRAM
+ * shows for logins that do not exist.
+ */
+int		 auth_init(const struct config *, const unsigned char *secret,
+		    size_t secretlen);
+/* A new configuration's mechanisms: warns of those SASL cannot do; -1 if none. */
+int		 auth_check(const struct config *);
+/* conf's mechanisms that SASL can do, space-separated, for EHLO's AUTH line. */
+const char	*auth_mechanisms(const struct config *, char *buf, size_t size);
+int		 auth_mechanism_ok(const struct config *, const char *mech);
 
+/* conf must outlive the connection: its options are read during steps. */
 struct auth_conn *auth_conn_new(const char *local, const char *remote,
-		    unsigned int tls_bits);
+		    unsigned int tls_bits, const struct config *conf);
 void		 auth_conn_free(struct auth_conn *);
 
 /*

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +24,14 @@
 #include "delivery.h"
 #include "log.h"
 #include "tls.h"
+#include "util/files.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_SPOOL_DIR	LOCALSTATEDIR "/spool/submitd"
 #define DEFAULT_CONTROL_SOCKET	RUNSTATEDIR "/submitd/control.sock"
 #define DEFAULT_SASLDB		SYSCONFDIR "/submitd/sasldb2"
+#define PEM_MAX			(1024 * 1024)	/* a certificate chain or key */
+#define SECRET_MAX		4096		/* a password file */
 
 /* Mechanisms we allow: each sends or proves a password only inside TLS. */
 static const char *const known_mechs[] = {
@@ -35,11 +39,81 @@ static const char *const known_mechs[] = {
 };
 
 /*
+ * Problems go to stderr (submitd -n, start-up) or, during a reload, to the
+ * log, one line each.
+ */
+static int errors_to_log;
+static char err_line[1024];
+static size_t err_len;
+
+static void
+err_vadd(const char *fmt, va_list ap)
+{
+	int n;
+
+	if (err_len >= sizeof(err_line) - 1)
+		return;
+	n = vsnprintf(err_line + err_len, sizeof(err_line) - err_len, fmt, ap);
+	if (n > 0)
+		err_len += (size_t)n < sizeof(err_line) - err_len ? (size_t)n :
+		    sizeof(err_line) - err_len - 1;
+}
+
+static void LOG_PRINTF(1, 2)
+err_add(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vadd(fmt, ap);
+	va_end(ap);
+}
+
+/* Ends the line being built and sends it where problems go. */
+static void
+err_end(void)
+{
+	if (err_len > 0 && err_line[err_len - 1] == '\n')
+		err_line[--err_len] = '\0';
+	if (errors_to_log)
+		log_warnx("event=reload error=%s", log_str(err_line));
+	else
+		fprintf(stderr, "%s\n", err_line);
+	err_len = 0;
+	err_line[0] = '\0';
+}
+
+/* One whole line. */
+static void LOG_PRINTF(1, 2)
+cerr(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vadd(fmt, ap);
+	va_end(ap);
+	err_end();
+}
+
+/*
  * Options inside sections are validated with the section's cfg_t, which
  * knows neither file nor line; errors go through the root so that every
  * message reads "FILE:LINE: key: reason".
  */
 static cfg_t *root_cfg;
+
+/*
+ * Files are read after the whole file is parsed (the user they must be
+ * safe from is known only then); the line of each key that names one is
+ * kept for the messages.
+ */
+#define FILE_KEYS_MAX	64
+static struct {
+	char		 key[128];
+	char		 path[512];
+	int		 line;
+} file_keys[FILE_KEYS_MAX];
+static int nfile_keys;
 
 static int
 current_line(cfg_t *cfg)
@@ -53,12 +127,12 @@ conf_error(cfg_t *cfg, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s:%d: ", root_cfg->filename ? root_cfg->filename : "?",
+	err_add("%s:%d: ", root_cfg->filename ? root_cfg->filename : "?",
 	    current_line(cfg));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	err_vadd(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	err_end();
 }
 #define cfg_error conf_error
 
@@ -72,12 +146,12 @@ config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	const char *sec = cfg != root_cfg && cfg->name != NULL ? cfg->name : NULL;
 
-	fprintf(stderr, "%s:%d: ", root_cfg->filename ? root_cfg->filename : "?",
+	err_add("%s:%d: ", root_cfg->filename ? root_cfg->filename : "?",
 	    current_line(cfg));
 	if (sec != NULL)
-		fprintf(stderr, "%s: ", sec);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+		err_add("%s: ", sec);
+	err_vadd(fmt, ap);
+	err_end();
 }
 
 /* "section.key" for options inside a section, as submitd.conf(5) names them. */
@@ -374,6 +448,13 @@ check_readable(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (check_nonempty(cfg, opt) == -1)
 		return -1;
+	if (nfile_keys < FILE_KEYS_MAX) {
+		snprintf(file_keys[nfile_keys].key, sizeof(file_keys[0].key), "%s",
+		    key_name(cfg, opt));
+		snprintf(file_keys[nfile_keys].path, sizeof(file_keys[0].path),
+		    "%s", s);
+		file_keys[nfile_keys++].line = current_line(cfg);
+	}
 	if (access(s, R_OK) == -1) {
 		cfg_error(cfg, "%s: cannot read %s: %s", key_name(cfg, opt), s,
 		    strerror(errno));
@@ -382,21 +463,46 @@ check_readable(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Runs when the tls section closes: both files are known by then. */
-static int
-check_tls_section(cfg_t *cfg, cfg_opt_t *opt)
+/* "FILE:LINE: key: " for a file key recorded while parsing. */
+static void LOG_PRINTF(3, 4)
+file_error(const char *path, const char *key, const char *fmt, ...)
 {
-	cfg_t *sec = cfg_opt_getnsec(opt, 0);
-	char err[256];
+	va_list ap;
+	int i, line = 0;
 
-	if (sec == NULL)
-		return 0;
-	if (tls_check_files(cfg_getstr(sec, "certificate"),
-	    cfg_getstr(sec, "key"), err, sizeof(err)) == -1) {
-		cfg_error(cfg, "tls: key/certificate: %s", err);
-		return -1;
+	for (i = 0; i < nfile_keys; i++)
+		if (strcmp(file_keys[i].key, key) == 0)
+			line = file_keys[i].line;
+	if (line > 0)
+		err_add("%s:%d: %s: ", path, line, key);
+	else
+		err_add("%s: %s: ", path, key);
+	va_start(ap, fmt);
+	err_vadd(fmt, ap);
+	va_end(ap);
+	err_end();
+}
+
+/*
+ * Reads a file root reads for the daemon (certificate, key, password): as
+ * root for another user, only through directories that user cannot change.
+ */
+static char *
+read_file(struct config *c, const char *key, const char *file, size_t max,
+    size_t *len)
+{
+	char why[600];
+	char *buf;
+
+	if (geteuid() == 0 &&
+	    files_trusted(file, c->uid, c->gid, why, sizeof(why)) == -1) {
+		file_error(c->path, key, "%s: %s (root reads it for %s)", file, why,
+		    c->user);
+		return NULL;
 	}
-	return 0;
+	if ((buf = files_read(file, max, len, why, sizeof(why))) == NULL)
+		file_error(c->path, key, "%s", why);
+	return buf;
 }
 
 static cfg_opt_t listen_opts[] = {
@@ -435,6 +541,8 @@ static cfg_opt_t limits_opts[] = {
 	CFG_INT("auth_failures", 5, CFGF_NONE),
 	CFG_INT("auth_failure_window", 600, CFGF_NONE),
 	CFG_INT("auth_ban", 600, CFGF_NONE),
+	CFG_INT("auth_login_failures", 10, CFGF_NONE),
+	CFG_INT("auth_login_lock", 900, CFGF_NONE),
 	CFG_END()
 };
 
@@ -444,6 +552,7 @@ static cfg_opt_t limits_opts[] = {
 	CFG_STR("tls", "may", CFGF_NONE),			\
 	CFG_STR("username", NULL, CFGF_NODEFAULT),		\
 	CFG_STR("password_file", NULL, CFGF_NODEFAULT),		\
+	CFG_STR("ca_file", NULL, CFGF_NODEFAULT),		\
 	CFG_END()
 
 static cfg_opt_t relay_opts[] = { NEXT_HOP_OPTS("smarthost") };
@@ -460,6 +569,7 @@ static cfg_opt_t queue_opts[] = {
 	CFG_INT("connect_timeout", 30, CFGF_NONE),
 	CFG_INT("command_timeout", 300, CFGF_NONE),
 	CFG_INT("data_timeout", 600, CFGF_NONE),
+	CFG_INT("min_free", 0, CFGF_NONE),
 	CFG_END()
 };
 
@@ -472,11 +582,13 @@ static cfg_opt_t timeouts_opts[] = {
 	CFG_INT("command", 300, CFGF_NONE),
 	CFG_INT("data", 180, CFGF_NONE),
 	CFG_INT("handshake", 30, CFGF_NONE),
+	CFG_INT("drain", 10, CFGF_NONE),
 	CFG_END()
 };
 
 static cfg_opt_t opts[] = {
 	CFG_STR("hostname", NULL, CFGF_NODEFAULT),
+	CFG_STR("authserv_id", NULL, CFGF_NODEFAULT),
 	CFG_STR("user", "submitd", CFGF_NONE),
 	CFG_STR("spool_dir", DEFAULT_SPOOL_DIR, CFGF_NONE),
 	CFG_STR("control_socket", DEFAULT_CONTROL_SOCKET, CFGF_NONE),
@@ -506,6 +618,7 @@ static const struct {
 	cfg_validate_callback_t	 fn;
 } validators[] = {
 	{ "hostname", check_hostname },
+	{ "authserv_id", check_hostname },
 	{ "user", check_nonempty },
 	{ "spool_dir", check_nonempty },
 	{ "control_socket", check_nonempty },
@@ -514,7 +627,6 @@ static const struct {
 	{ "listen|address", check_nonempty },
 	{ "listen|port", check_port },
 	{ "listen|tls", check_enum },
-	{ "tls", check_tls_section },
 	{ "tls|certificate", check_readable },
 	{ "tls|key", check_readable },
 	{ "tls|min_version", check_enum },
@@ -534,13 +646,17 @@ static const struct {
 	{ "limits|auth_failures", check_positive },
 	{ "limits|auth_failure_window", check_positive },
 	{ "limits|auth_ban", check_nonnegative },
+	{ "limits|auth_login_failures", check_positive },
+	{ "limits|auth_login_lock", check_nonnegative },
 	{ "senders|file", check_readable },
 	{ "relay|smarthost", check_host },
 	{ "relay|tls", check_enum },
 	{ "relay|password_file", check_secret_file },
+	{ "relay|ca_file", check_readable },
 	{ "route|host", check_host },
 	{ "route|tls", check_enum },
 	{ "route|password_file", check_secret_file },
+	{ "route|ca_file", check_readable },
 	{ "queue|retry_min", check_positive },
 	{ "queue|retry_max", check_positive },
 	{ "queue|lifetime", check_positive },
@@ -551,12 +667,14 @@ static const struct {
 	{ "queue|connect_timeout", check_positive },
 	{ "queue|command_timeout", check_positive },
 	{ "queue|data_timeout", check_positive },
+	{ "queue|min_free", check_nonnegative },
 	{ "resolver", check_nonempty },
 	{ "strip_headers", check_header_patterns },
 	{ "bare_lf", check_enum },
 	{ "timeouts|command", check_positive },
 	{ "timeouts|data", check_positive },
 	{ "timeouts|handshake", check_positive },
+	{ "timeouts|drain", check_nonnegative },
 };
 
 
@@ -575,23 +693,23 @@ check_required(cfg_t *cfg, const char *path)
 	int bad = 0;
 
 	if (cfg_size(cfg, "hostname") == 0) {
-		fprintf(stderr, "%s: hostname: required key is missing\n", path);
+		cerr("%s: hostname: required key is missing\n", path);
 		bad = 1;
 	}
 	if (cfg_size(cfg, "local_domains") == 0) {
-		fprintf(stderr, "%s: local_domains: at least one domain is required\n",
+		cerr("%s: local_domains: at least one domain is required\n",
 		    path);
 		bad = 1;
 	}
 	if (cfg_size(cfg_getsec(cfg, "auth"), "mechanisms") == 0) {
-		fprintf(stderr, "%s: auth.mechanisms: at least one mechanism is needed\n",
+		cerr("%s: auth.mechanisms: at least one mechanism is needed\n",
 		    path);
 		bad = 1;
 	}
 	if (cfg_size(cfg, "tls") == 0 ||
 	    cfg_size(cfg_getsec(cfg, "tls"), "certificate") == 0 ||
 	    cfg_size(cfg_getsec(cfg, "tls"), "key") == 0) {
-		fprintf(stderr, "%s: tls: certificate and key are required\n", path);
+		cerr("%s: tls: certificate and key are required\n", path);
 		bad = 1;
 	}
 	return bad ? -1 : 0;
@@ -611,41 +729,77 @@ tls_level(const char *s)
 
 /* The first line of a secret file, without its newline. */
 static char *
-read_secret(const char *path)
+read_secret(struct config *c, const char *key, const char *path)
 {
-	char buf[1024];
-	FILE *f = fopen(path, "r");
+	size_t len;
+	char *buf = read_file(c, key, path, SECRET_MAX, &len), *s;
 
-	buf[0] = '\0';
-	if (f != NULL) {
-		if (fgets(buf, sizeof(buf), f) == NULL)
-			buf[0] = '\0';
-		fclose(f);
-	}
+	if (buf == NULL)
+		return NULL;
 	buf[strcspn(buf, "\r\n")] = '\0';
-	return xstrdup(buf);
+	s = xstrdup(buf);
+	explicit_bzero(buf, len);
+	free(buf);
+	return s;
 }
 
 static int
-copy_route(struct route_conf *r, cfg_t *sec, const char *hostkey,
-    const char *path)
+copy_route(struct config *c, struct route_conf *r, cfg_t *sec,
+    const char *hostkey)
 {
+	const char *name = r->domain ? "route" : "relay";
+	char key[64];
+
 	if (cfg_size(sec, hostkey) > 0 &&
 	    parse_host(cfg_getstr(sec, hostkey), r) == -1)
 		return -1;
 	r->tls = tls_level(cfg_getstr(sec, "tls"));
+	if (cfg_size(sec, "ca_file") > 0) {
+		char err[256], *pem;
+		size_t len;
+
+		r->ca_file = xstrdup(cfg_getstr(sec, "ca_file"));
+		snprintf(key, sizeof(key), "%s.ca_file", name);
+		if ((pem = read_file(c, key, r->ca_file, PEM_MAX, &len)) == NULL)
+			return -1;
+		r->ca_store = tls_store_new(pem, len, err, sizeof(err));
+		free(pem);
+		if (r->ca_store == NULL) {
+			file_error(c->path, key, "%s: %s", r->ca_file, err);
+			return -1;
+		}
+	}
 	if (cfg_size(sec, "username") > 0)
 		r->username = xstrdup(cfg_getstr(sec, "username"));
-	if (cfg_size(sec, "password_file") > 0)
-		r->password = read_secret(cfg_getstr(sec, "password_file"));
+	if (cfg_size(sec, "password_file") > 0) {
+		snprintf(key, sizeof(key), "%s.password_file", name);
+		if ((r->password = read_secret(c, key,
+		    cfg_getstr(sec, "password_file"))) == NULL)
+			return -1;
+	}
 	if ((r->username == NULL) != (r->password == NULL)) {
-		fprintf(stderr, "%s: %s: username and password_file go together\n",
-		    path, r->domain ? r->domain : "relay");
+		cerr("%s: %s%s%s: username and password_file go "
+		    "together\n", c->path, name, r->domain ? " " : "",
+		    r->domain ? r->domain : "");
 		return -1;
 	}
 	if (r->username != NULL && r->host == NULL) {
 		/* Never hand a smarthost password to whatever MX comes up. */
-		fprintf(stderr, "%s: relay: username needs a smarthost\n", path);
+		cerr("%s: relay.username: credentials need a smarthost "
+		    "(relay.smarthost); they are never sent to MX hosts\n",
+		    c->path);
+		return -1;
+	}
+	if (r->username != NULL && r->tls != TLS_LEVEL_VERIFY) {
+		/*
+		 * With "may" or "encrypt" anyone on the path with a certificate
+		 * of their own would be handed the password.
+		 */
+		cerr("%s: %s%s%s.tls: credentials (username, "
+		    "password_file) are sent only over a verified TLS session: "
+		    "set tls = \"verify\" (and ca_file = \"/path/ca.pem\" when "
+		    "the next hop's certificate is from a private CA)\n", c->path,
+		    name, r->domain ? " " : "", r->domain ? r->domain : "");
 		return -1;
 	}
 	return 0;
@@ -656,6 +810,8 @@ free_route(struct route_conf *r)
 {
 	free(r->domain);
 	free(r->host);
+	free(r->ca_file);
+	tls_store_free(r->ca_store);
 	free(r->username);
 	if (r->password != NULL)
 		explicit_bzero(r->password, strlen(r->password));
@@ -667,8 +823,7 @@ copy_routes(struct config *c, cfg_t *cfg)
 {
 	size_t i, n = cfg_size(cfg, "route");
 
-	if (copy_route(&c->relay, cfg_getsec(cfg, "relay"), "smarthost",
-	    c->path) == -1)
+	if (copy_route(c, &c->relay, cfg_getsec(cfg, "relay"), "smarthost") == -1)
 		return -1;
 	c->routes = xcalloc(n, sizeof(*c->routes));
 	c->nroutes = n;
@@ -678,16 +833,16 @@ copy_routes(struct config *c, cfg_t *cfg)
 		c->routes[i].domain = xstrdup(cfg_title(r));
 		lowercase(c->routes[i].domain);
 		if (!valid_domain(c->routes[i].domain)) {
-			fprintf(stderr, "%s: route \"%s\": not a domain\n", c->path,
+			cerr("%s: route \"%s\": not a domain\n", c->path,
 			    c->routes[i].domain);
 			return -1;
 		}
 		if (cfg_size(r, "host") == 0) {
-			fprintf(stderr, "%s: route \"%s\": host is required\n",
+			cerr("%s: route \"%s\": host is required\n",
 			    c->path, c->routes[i].domain);
 			return -1;
 		}
-		if (copy_route(&c->routes[i], r, "host", c->path) == -1)
+		if (copy_route(c, &c->routes[i], r, "host") == -1)
 			return -1;
 	}
 	return 0;
@@ -762,6 +917,54 @@ join_upper(cfg_t *sec, const char *key)
 	return s;
 }
 
+/*
+ * The user to drop to, resolved now: as root, the files we read for the
+ * daemon must be safe from that user (read_file).
+ */
+static int
+lookup_user(struct config *c)
+{
+	struct passwd *pw = getpwnam(c->user);
+
+	if (pw == NULL) {
+		c->uid = geteuid();
+		c->gid = getegid();
+		if (geteuid() != 0)
+			return 0;	/* not dropping: the name is not used */
+		cerr("%s: user: no such user \"%s\"\n", c->path, c->user);
+		return -1;
+	}
+	c->uid = pw->pw_uid;
+	c->gid = pw->pw_gid;
+	return 0;
+}
+
+/* The certificate chain and key, read into memory and checked together. */
+static int
+load_tls(struct config *c)
+{
+	char err[256];
+
+	if ((c->tls_cert_pem = read_file(c, "tls.certificate", c->tls_certificate,
+	    PEM_MAX, &c->tls_cert_len)) == NULL ||
+	    (c->tls_key_pem = read_file(c, "tls.key", c->tls_key, PEM_MAX,
+	    &c->tls_key_len)) == NULL)
+		return -1;
+	switch (tls_check_pem(c->tls_cert_pem, c->tls_cert_len, c->tls_key_pem,
+	    c->tls_key_len, err, sizeof(err))) {
+	case 0:
+		return 0;
+	case TLS_PEM_BAD_CERT:
+		file_error(c->path, "tls.certificate", "%s: %s", c->tls_certificate,
+		    err);
+		return -1;
+	default:
+		file_error(c->path, "tls.key", "%s: %s", c->tls_key, err);
+		return -1;
+	}
+	return 0;
+}
+
 static struct config *
 config_copy(cfg_t *cfg, const char *path)
 {
@@ -770,10 +973,18 @@ config_copy(cfg_t *cfg, const char *path)
 	cfg_t *limits = cfg_getsec(cfg, "limits");
 	cfg_t *timeouts = cfg_getsec(cfg, "timeouts");
 
+	c->refs = 1;
 	c->path = xstrdup(path);
 	c->hostname = xstrdup(cfg_getstr(cfg, "hostname"));
 	lowercase(c->hostname);
+	c->authserv_id = xstrdup(cfg_size(cfg, "authserv_id") > 0 ?
+	    cfg_getstr(cfg, "authserv_id") : c->hostname);
+	lowercase(c->authserv_id);
 	c->user = xstrdup(cfg_getstr(cfg, "user"));
+	if (lookup_user(c) == -1) {
+		config_free(c);
+		return NULL;
+	}
 	c->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
 	c->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
 	c->event_loops = cfg_getint(cfg, "event_loops");
@@ -789,6 +1000,10 @@ config_copy(cfg_t *cfg, const char *path)
 
 	c->tls_certificate = xstrdup(cfg_getstr(tls, "certificate"));
 	c->tls_key = xstrdup(cfg_getstr(tls, "key"));
+	if (load_tls(c) == -1) {
+		config_free(c);
+		return NULL;
+	}
 	c->tls_min_version = strcmp(cfg_getstr(tls, "min_version"), "1.3") == 0 ?
 	    TLS1_3_VERSION : TLS1_2_VERSION;
 
@@ -812,6 +1027,8 @@ config_copy(cfg_t *cfg, const char *path)
 	c->auth_failures = cfg_getint(limits, "auth_failures");
 	c->auth_failure_window = cfg_getint(limits, "auth_failure_window");
 	c->auth_ban = cfg_getint(limits, "auth_ban");
+	c->auth_login_failures = cfg_getint(limits, "auth_login_failures");
+	c->auth_login_lock = cfg_getint(limits, "auth_login_lock");
 	{
 		cfg_t *q = cfg_getsec(cfg, "queue");
 
@@ -825,11 +1042,12 @@ config_copy(cfg_t *cfg, const char *path)
 		c->queue_connect_timeout = cfg_getint(q, "connect_timeout");
 		c->queue_command_timeout = cfg_getint(q, "command_timeout");
 		c->queue_data_timeout = cfg_getint(q, "data_timeout");
+		c->queue_min_free = cfg_getint(q, "min_free");
 	}
 	if (cfg_size(cfg, "resolver") > 0)
 		c->resolver = xstrdup(cfg_getstr(cfg, "resolver"));
 	if (c->queue_retry_min > c->queue_retry_max) {
-		fprintf(stderr, "%s: queue.retry_min: must not be more than "
+		cerr("%s: queue.retry_min: must not be more than "
 		    "queue.retry_max\n", path);
 		config_free(c);
 		return NULL;
@@ -841,6 +1059,18 @@ config_copy(cfg_t *cfg, const char *path)
 	c->timeout_command = cfg_getint(timeouts, "command");
 	c->timeout_data = cfg_getint(timeouts, "data");
 	c->timeout_handshake = cfg_getint(timeouts, "handshake");
+	c->timeout_drain = cfg_getint(timeouts, "drain");
+	return c;
+}
+
+struct config *
+config_load_logged(const char *path)
+{
+	struct config *c;
+
+	errors_to_log = 1;
+	c = config_load(path);
+	errors_to_log = 0;
 	return c;
 }
 
@@ -852,18 +1082,35 @@ config_load(const char *path)
 	size_t i;
 	int rc;
 
+	nfile_keys = 0;
 	cfg = root_cfg = cfg_init(opts, CFGF_NONE);
 	cfg_set_error_function(cfg, config_errfunc);
 	for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
 		cfg_set_validate_func(cfg, validators[i].name, validators[i].fn);
 	rc = cfg_parse(cfg, path);
 	if (rc == CFG_FILE_ERROR)
-		fprintf(stderr, "%s: cannot read configuration: %s\n", path,
+		cerr("%s: cannot read configuration: %s\n", path,
 		    strerror(errno));
 	else if (rc == CFG_SUCCESS && check_required(cfg, path) == 0)
 		c = config_copy(cfg, path);
 	cfg_free(cfg);
 	return c;
+}
+
+const struct config *
+config_ref(const struct config *c)
+{
+	if (c != NULL)
+		__atomic_add_fetch(&((struct config *)c)->refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
+void
+config_unref(const struct config *c)
+{
+	if (c != NULL &&
+	    __atomic_sub_fetch(&((struct config *)c)->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		config_free((struct config *)c);
 }
 
 void
@@ -873,6 +1120,11 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	if (c->tls_key_pem != NULL)
+		explicit_bzero(c->tls_key_pem, c->tls_key_len);
+	free(c->tls_key_pem);
+	free(c->tls_cert_pem);
+	free(c->authserv_id);
 	free_list(c->local_domains, c->nlocal_domains);
 	free_list(c->internal_only, c->ninternal_only);
 	free_list(c->strip_headers, c->nstrip_headers);

@@ -10,6 +10,7 @@
 #define SUBMITD_CONFIG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 enum listen_tls {
 	LISTEN_STARTTLS = 0,
@@ -29,14 +30,25 @@ struct route_conf {
 	int		 port;
 	int		 mx;		/* host was not in []: look up its MX */
 	int		 tls;		/* enum tls_level (delivery.h) */
+	char		*ca_file;	/* trust anchors for verify, or NULL: system */
+	void		*ca_store;	/* ... read at load (an X509_STORE) */
 	char		*username;
 	char		*password;	/* read from password_file at start */
 };
 
+/*
+ * Read-only once made; shared by reference: each session, delivery job and
+ * module that keeps one holds a reference (config_ref), and the last
+ * config_unref frees it, so a reload never pulls one from under its user.
+ */
 struct config {
+	int		 refs;
 	char		*path;
 	char		*hostname;
+	char		*authserv_id;		/* ours in Authentication-Results */
 	char		*user;
+	uid_t		 uid;			/* user's, resolved at load */
+	gid_t		 gid;
 	char		*spool_dir;
 	char		*control_socket;
 	int		 event_loops;		/* 0: one per CPU */
@@ -48,6 +60,10 @@ struct config {
 
 	char		*tls_certificate;
 	char		*tls_key;
+	char		*tls_cert_pem;		/* the files' contents, read at load */
+	size_t		 tls_cert_len;
+	char		*tls_key_pem;		/* secret: wiped when freed */
+	size_t		 tls_key_len;
 	int		 tls_min_version;	/* TLS1_2_VERSION or TLS1_3_VERSION */
 
 	char		*auth_mechanisms;	/* space-separated, for SASL's mech_list */
@@ -68,6 +84,8 @@ struct config {
 	int		 auth_failures;		/* before a ban */
 	int		 auth_failure_window;	/* seconds */
 	int		 auth_ban;		/* seconds */
+	int		 auth_login_failures;	/* per login, before a lock */
+	int		 auth_login_lock;	/* seconds */
 
 	char		*senders_file;		/* NULL: a login sends as itself */
 	char	       **internal_only;		/* logins limited to local domains */
@@ -92,10 +110,12 @@ struct config {
 	int		 queue_connect_timeout;
 	int		 queue_command_timeout;
 	int		 queue_data_timeout;
+	long long	 queue_min_free;	/* octets the spool keeps free */
 
 	int		 timeout_command;
 	int		 timeout_data;
 	int		 timeout_handshake;
+	int		 timeout_drain;		/* at a stop, before the 421 */
 };
 
 /*
@@ -103,6 +123,12 @@ struct config {
  * problem to stderr ("FILE:LINE: key: reason").
  */
 struct config	*config_load(const char *path);
+/* The same, for a reload: the problems go to the log. */
+struct config	*config_load_logged(const char *path);
+/* Another reference to c (c may be NULL); returns c. */
+const struct config *config_ref(const struct config *);
+/* Drops a reference; the last one frees. */
+void		 config_unref(const struct config *);
 void		 config_free(struct config *);
 int		 config_is_local_domain(const struct config *, const char *domain);
 /* The route for a recipient domain: a route section, else relay. */

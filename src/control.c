@@ -42,7 +42,7 @@ control_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-cmd_stats(struct server *srv, struct evbuffer *out)
+cmd_stats(struct server *srv, const char *arg, struct evbuffer *out)
 {
 	static const struct {
 		const char	*name;
@@ -54,6 +54,7 @@ cmd_stats(struct server *srv, struct evbuffer *out)
 		F(deferred), F(bounced),
 #undef F
 	};
+	struct policy_stats ps;
 	size_t i;
 
 	evbuffer_add_printf(out, "ok\nuptime %lld\nsessions %llu\nqueued %zu\n",
@@ -65,41 +66,104 @@ cmd_stats(struct server *srv, struct evbuffer *out)
 		evbuffer_add_printf(out, "%s %llu\n", fields[i].name,
 		    (unsigned long long)__atomic_load_n(p, __ATOMIC_RELAXED));
 	}
+	policy_stats(&ps);
+	evbuffer_add_printf(out, "auth_banned_addresses %zu\nauth_locked_logins %zu\n"
+	    "auth_bans %llu\nauth_login_locks %llu\n", ps.banned_addresses,
+	    ps.locked_logins, (unsigned long long)ps.bans,
+	    (unsigned long long)ps.login_locks);
 }
 
-/* "verb [id]": each verb takes the argument it documents, nothing else. */
+static void
+cmd_reload(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	char why[512];
+
+	if (server_reload(srv, why, sizeof(why)) == 0)
+		evbuffer_add_printf(out, "ok\nreloaded\n");
+	else
+		evbuffer_add_printf(out, "error: %s\n", why);
+}
+
+static void
+cmd_queue(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	queue_list(out);
+}
+
+static void
+cmd_flush(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	queue_flush(arg, out);
+}
+
+static void
+cmd_show(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	queue_show(arg, out);
+}
+
+static void
+cmd_delete(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	queue_delete(arg, out);
+}
+
+static void
+cmd_hold(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	queue_hold(arg, 1, out);
+}
+
+static void
+cmd_release(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	queue_hold(arg, 0, out);
+}
+
+#define ARG_NONE	0
+#define ARG_OPTIONAL	1
+#define ARG_REQUIRED	2
+
+/* submitctl(8)'s commands: each takes the argument it documents, no other. */
+static const struct {
+	const char	*verb;
+	int		 arg;
+	void		(*fn)(struct server *, const char *, struct evbuffer *);
+} commands[] = {
+	{ "stats",	ARG_NONE,	cmd_stats },
+	{ "reload",	ARG_NONE,	cmd_reload },
+	{ "queue",	ARG_NONE,	cmd_queue },
+	{ "flush",	ARG_OPTIONAL,	cmd_flush },
+	{ "show",	ARG_REQUIRED,	cmd_show },
+	{ "delete",	ARG_REQUIRED,	cmd_delete },
+	{ "hold",	ARG_REQUIRED,	cmd_hold },
+	{ "release",	ARG_REQUIRED,	cmd_release },
+};
+
 static void
 dispatch(struct server *srv, char *line, struct evbuffer *out)
 {
 	char *save = NULL, *verb = strtok_r(line, " ", &save);
 	char *arg = strtok_r(NULL, " ", &save);
+	size_t i;
 
-	if (verb == NULL || strtok_r(NULL, " ", &save) != NULL)
-		evbuffer_add_printf(out, "error: usage: VERB [ID]\n");
-	else if (strcmp(verb, "stats") == 0 && arg == NULL)
-		cmd_stats(srv, out);
-	else if (strcmp(verb, "reload") == 0 && arg == NULL) {
-		if (policy_reload() == 0)
-			evbuffer_add_printf(out, "ok\nreloaded\n");
-		else
-			evbuffer_add_printf(out, "error: the senders or login limits "
-			    "file has errors; the old rules stay (see the log)\n");
-	} else if (strcmp(verb, "queue") == 0 && arg == NULL)
-		queue_list(out);
-	else if (strcmp(verb, "flush") == 0)
-		queue_flush(arg, out);
-	else if (arg == NULL)
-		evbuffer_add_printf(out, "error: unknown command or missing id\n");
-	else if (strcmp(verb, "show") == 0)
-		queue_show(arg, out);
-	else if (strcmp(verb, "delete") == 0)
-		queue_delete(arg, out);
-	else if (strcmp(verb, "hold") == 0)
-		queue_hold(arg, 1, out);
-	else if (strcmp(verb, "release") == 0)
-		queue_hold(arg, 0, out);
-	else
-		evbuffer_add_printf(out, "error: unknown command\n");
+	if (verb == NULL || strtok_r(NULL, " ", &save) != NULL) {
+		evbuffer_add_printf(out, "error: usage: VERB [ARGUMENT]\n");
+		return;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].verb, verb) != 0)
+			continue;
+		if ((arg == NULL && commands[i].arg == ARG_REQUIRED) ||
+		    (arg != NULL && commands[i].arg == ARG_NONE)) {
+			evbuffer_add_printf(out, "error: %s %s\n", verb, arg == NULL ?
+			    "needs an argument" : "takes no argument");
+			return;
+		}
+		commands[i].fn(srv, arg, out);
+		return;
+	}
+	evbuffer_add_printf(out, "error: unknown command\n");
 }
 
 static void
@@ -118,7 +182,7 @@ control_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	bufferevent_disable(bev, EV_READ);
-	log_info("event=control command=\"%.60s\"", line);
+	log_info("event=control command=%s", log_strn(line, strnlen(line, 60)));
 	dispatch(srv, line, out);
 	free(line);
 	bufferevent_setcb(bev, NULL, control_done, control_event, srv);
@@ -142,16 +206,25 @@ control_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+/*
+ * Runs as the daemon's user (after the drop), in a directory it owns: root
+ * never unlinks, binds, chmods or chowns a path the daemon user could have
+ * replaced by a link.  The umask makes the socket 0660 from its creation,
+ * so there is no moment when others could connect; root and members of
+ * the daemon user's group may.
+ */
 int
-control_open(struct server *srv, uid_t uid, gid_t gid)
+control_open(struct server *srv)
 {
 	const char *path = srv->conf->control_socket;
 	struct sockaddr_un sun;
-	int fd;
+	mode_t old;
+	int fd, rc;
 
 	started = time(NULL);
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_errx("event=control path=%s error=\"path too long\"", path);
+		log_errx("event=control path=%s error=\"path too long\"",
+		    log_str(path));
 		return -1;
 	}
 	memset(&sun, 0, sizeof(sun));
@@ -159,16 +232,17 @@ control_open(struct server *srv, uid_t uid, gid_t gid)
 	strcpy(sun.sun_path, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		goto fail;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(path, 0660) == -1 || listen(fd, 16) == -1) {
+	if (unlink(path) == -1 && errno != ENOENT) {
 		close(fd);
 		goto fail;
 	}
-	/* Owner root, group of the daemon's user: submitctl runs as either. */
-	if (getuid() == 0 && chown(path, 0, gid) == -1)
-		log_warnx("event=control path=%s error=\"chown: %s\"", path,
-		    strerror(errno));
+	old = umask(0117);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1 || listen(fd, 16) == -1) {
+		close(fd);
+		goto fail;
+	}
 	control_evl = evconnlistener_new(srv->base, control_accept, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (control_evl == NULL) {
@@ -178,7 +252,8 @@ control_open(struct server *srv, uid_t uid, gid_t gid)
 	strcpy(control_path, path);
 	return 0;
 fail:
-	log_errx("event=control path=%s error=\"%s\"", path, strerror(errno));
+	log_errx("event=control path=%s error=%s", log_str(path),
+	    log_str(strerror(errno)));
 	return -1;
 }
 

@@ -57,8 +57,12 @@ enum state {
 	ST_TLS,		/* handshake running */
 	ST_AUTH, ST_MAIL, ST_RCPT, ST_DATA,
 	ST_BODY,	/* message streaming out */
+	ST_DOT_WAIT,	/* all but the final dot sent: an earlier message's
+			   outcome is still being written to disk */
 	ST_DOT,		/* waiting for the reply to the final dot */
-	ST_RSET, ST_QUIT, ST_DONE,
+	ST_RSET,
+	ST_QUIT_WAIT,	/* done, but the last outcome is still being written */
+	ST_QUIT, ST_DONE,
 };
 
 /* For "lost connection with host[ip] while ..." */
@@ -71,7 +75,9 @@ static const char *const phase[] = {
 	[ST_AUTH] = "sending AUTH",		[ST_MAIL] = "sending MAIL FROM",
 	[ST_RCPT] = "sending RCPT TO",		[ST_DATA] = "sending DATA",
 	[ST_BODY] = "sending the message body",
+	[ST_DOT_WAIT] = "sending the message body",
 	[ST_DOT] = "sending end of data",	[ST_RSET] = "sending RSET",
+	[ST_QUIT_WAIT] = "sending QUIT",
 	[ST_QUIT] = "sending QUIT",		[ST_DONE] = "done",
 };
 
@@ -156,9 +162,10 @@ rcpt_set(const struct delivery_job *job, const struct delivery_msg *m,
 	r->result = result;
 	r->reply[0] = '\0';
 	text_append(r->reply, sizeof(r->reply), why, strlen(why));
-	log_info("queue=%s rcpt=<%s> relay=%s tls=\"%s\" verified=%s result=%s "
-	    "reply=\"%s\"", m->id, r->addr, relay_name(job), job->tls,
-	    job->tls_verified ? "yes" : "no", words[result], r->reply);
+	log_info("queue=%s rcpt=%s relay=%s tls=%s verified=%s result=%s "
+	    "reply=%s", m->id, log_addr(r->addr), log_str(relay_name(job)),
+	    log_str(job->tls), job->tls_verified ? "yes" : "no", words[result],
+	    log_str(r->reply));
 }
 
 static enum delivery_result
@@ -225,6 +232,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	struct client *c = arg;
 	struct delivery_job *job = c->job;
 
+	job->client = NULL;
 	free(c);
 	job->done(job, job->arg);
 }
@@ -261,8 +269,9 @@ conn_fail(struct client *c, int next_ok, const char *event,
 	c->error[0] = '\0';
 	text_append(c->error, sizeof(c->error), why, strlen(why));
 	next = next_ok && !c->mail_sent && c->next < c->dns.nhosts;
-	log_info("delivery=%s relay=%s event=%s error=\"%s\" action=%s", c->id,
-	    relay_name(c->job), event, c->error, next ? "next-host" : "defer");
+	log_info("delivery=%s relay=%s event=%s error=%s action=%s", c->id,
+	    log_str(relay_name(c->job)), event, log_str(c->error),
+	    next ? "next-host" : "defer");
 	client_close(c);
 	if (next) {
 		connect_next(c);
@@ -293,8 +302,9 @@ send_cmd(struct client *c, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;		/* cannot happen: addresses are bounded */
-	log_debug("delivery=%s relay=%s send=\"%.*s\"", c->id, relay_name(c->job),
-	    n, line);
+	if (log_debug_enabled())
+		log_debug("delivery=%s relay=%s send=%s", c->id,
+		    log_str(relay_name(c->job)), log_strn(line, n));
 	evbuffer_add(out, line, n);
 	evbuffer_add(out, "\r\n", 2);
 	set_timeouts(c, client_conf.command_timeout, client_conf.command_timeout);
@@ -342,8 +352,8 @@ connect_next(struct client *c)
 		}
 		snprintf(c->error, sizeof(c->error), "4.4.1 connect to %s: %s",
 		    c->job->relay, strerror(errno));
-		log_info("delivery=%s relay=%s event=connect-failed error=\"%s\"",
-		    c->id, c->job->relay, c->error);
+		log_info("delivery=%s relay=%s event=connect-failed error=%s",
+		    c->id, log_str(c->job->relay), log_str(c->error));
 		client_close(c);
 	}
 	if (c->error[0] == '\0')
@@ -389,8 +399,8 @@ dns_done(const struct dns_result *res, void *arg)
 		    res->error);
 		break;
 	}
-	log_info("delivery=%s host=%s event=dns-failed error=\"%s\"", c->id,
-	    rt->host, c->error);
+	log_info("delivery=%s host=%s event=dns-failed error=%s", c->id,
+	    log_str(rt->host), log_str(c->error));
 	job_set(c->job, result, c->error);
 	client_finish(c);
 }
@@ -576,9 +586,11 @@ auth_start(struct client *c)
 		mail_start(c);
 		return;
 	}
-	if (!c->tls) {
+	if (!c->tls || !c->job->tls_verified) {
+		/* config.c demands tls = "verify" with credentials; still. */
 		conn_fail(c, CONN_STOP, "auth-failed",
-		    "4.7.0 refusing to send credentials in clear to %s", c->peer);
+		    "4.7.0 refusing to send credentials to %s over a connection "
+		    "that is not verified TLS", c->peer);
 		return;
 	}
 	c->state = ST_AUTH;
@@ -608,7 +620,7 @@ on_auth(struct client *c)
 
 	if (c->code == 235) {
 		log_info("delivery=%s relay=%s event=auth result=ok user=%s mech=%s",
-		    c->id, c->job->relay, rt->username,
+		    c->id, log_str(c->job->relay), log_str(rt->username),
 		    c->ext & EXT_AUTH_PLAIN ? "PLAIN" : "LOGIN");
 		mail_start(c);
 	} else if (c->code == 334 && c->auth_step < 2) {
@@ -654,6 +666,8 @@ tls_start(struct client *c)
 	/* The name is checked always, enforced only at level verify. */
 	SSL_set_verify(ssl, rt->tls == TLS_LEVEL_VERIFY ? SSL_VERIFY_PEER :
 	    SSL_VERIFY_NONE, NULL);
+	if (rt->ca_store != NULL)
+		SSL_set1_verify_cert_store(ssl, (X509_STORE *)rt->ca_store);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	/* Else the filter moves all we write into the socket's buffer at once. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, BODY_HIGH);
@@ -686,8 +700,9 @@ tls_done(struct client *c)
 	    SSL_get_verify_result(ssl) == X509_V_OK;
 	snprintf(job->tls, sizeof(job->tls), "%s %s", SSL_get_version(ssl),
 	    SSL_get_cipher_name(ssl));
-	log_info("delivery=%s relay=%s event=tls tls=\"%s\" verified=%s", c->id,
-	    job->relay, job->tls, job->tls_verified ? "yes" : "no");
+	log_info("delivery=%s relay=%s event=tls tls=%s verified=%s", c->id,
+	    log_str(job->relay), log_str(job->tls),
+	    job->tls_verified ? "yes" : "no");
 	if (job->route.tls == TLS_LEVEL_VERIFY && !job->tls_verified) {
 		conn_fail(c, CONN_NEXT, "tls-failed",
 		    "4.7.5 TLS certificate of %s not verified", c->peer);
@@ -755,7 +770,7 @@ ehlo_done(struct client *c)
 		return;
 	}
 	log_info("delivery=%s relay=%s tls=none reason=not-offered", c->id,
-	    c->job->relay);
+	    log_str(c->job->relay));
 	auth_start(c);
 }
 
@@ -795,8 +810,8 @@ on_starttls(struct client *c)
 		    c->peer, c->reply);
 		return;
 	}
-	log_info("delivery=%s relay=%s tls=none reason=\"STARTTLS refused: %s\"",
-	    c->id, c->job->relay, c->reply);
+	log_info("delivery=%s relay=%s tls=none reason=starttls-refused reply=%s",
+	    c->id, log_str(c->job->relay), log_str(c->reply));
 	auth_start(c);
 }
 
@@ -821,6 +836,16 @@ send_rcpt(struct client *c)
 static void
 quit(struct client *c)
 {
+	/*
+	 * The connection stays open until the outcomes it brought are on disk:
+	 * a next hop that still sees it open is the bound of what a crash may
+	 * repeat.
+	 */
+	if (c->job->unrecorded > 0) {
+		c->state = ST_QUIT_WAIT;
+		set_timeouts(c, 0, client_conf.command_timeout);
+		return;
+	}
 	send_cmd(c, "QUIT");
 	set_timeouts(c, QUIT_TIMEOUT, QUIT_TIMEOUT);
 	c->state = ST_QUIT;
@@ -946,9 +971,39 @@ dot_stuff(struct client *c, const char *p, size_t n, struct evbuffer *out)
 	}
 }
 
+/* RFC 5321 §4.1.1.4: CRLF "." CRLF ends the data. */
+static void
+send_dot(struct client *c)
+{
+	struct delivery_msg *m = msg_current(c);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (m->body_size > 0 && memcmp(c->tail, "\r\n", 2) != 0)
+		evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(out, ".\r\n", 3);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	set_timeouts(c, client_conf.data_timeout, client_conf.command_timeout);
+	c->state = ST_DOT;
+}
+
+void
+delivery_recorded(struct delivery_job *job)
+{
+	struct client *c = job->client;
+
+	if (job->unrecorded > 0)
+		job->unrecorded--;
+	if (c != NULL && job->unrecorded == 0 && c->state == ST_DOT_WAIT)
+		send_dot(c);
+	else if (c != NULL && job->unrecorded == 0 && c->state == ST_QUIT_WAIT)
+		quit(c);
+}
+
 /*
  * Fills the output up to BODY_HIGH from the queue file; the write callback
- * calls again below BODY_LOW.  Then the final dot.
+ * calls again below BODY_LOW.  Then the final dot, once the messages this
+ * connection delivered before are known to be on disk as delivered: so a
+ * crash repeats at most the one message in flight per connection.
  */
 static void
 body_pump(struct client *c)
@@ -978,13 +1033,12 @@ body_pump(struct client *c)
 	}
 	if (c->left > 0)
 		return;
-	/* RFC 5321 §4.1.1.4: CRLF "." CRLF ends the data. */
-	if (m->body_size > 0 && memcmp(c->tail, "\r\n", 2) != 0)
-		evbuffer_add(out, "\r\n", 2);
-	evbuffer_add(out, ".\r\n", 3);
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	set_timeouts(c, client_conf.data_timeout, client_conf.command_timeout);
-	c->state = ST_DOT;
+	if (c->job->unrecorded > 0) {
+		c->state = ST_DOT_WAIT;
+		set_timeouts(c, 0, client_conf.command_timeout);
+		return;
+	}
+	send_dot(c);
 }
 
 static void
@@ -1012,8 +1066,15 @@ on_data(struct client *c)
 static void
 on_dot(struct client *c)
 {
+	struct delivery_msg *m = msg_current(c);
+
 	/* Accepted recipients are the ones still pending. */
-	msg_set(c->job, msg_current(c), result_of(c->code), c->reply);
+	msg_set(c->job, m, result_of(c->code), c->reply);
+	if (result_of(c->code) == DELIVERY_OK && c->job->msg_done != NULL) {
+		/* The next hop has it: the queue writes that down now. */
+		c->job->unrecorded++;
+		c->job->msg_done(c->job, m, c->job->arg);
+	}
 	mail_next(c, 0);
 }
 
@@ -1052,7 +1113,7 @@ static int
 awaits_reply(enum state s)
 {
 	return s != ST_RESOLVE && s != ST_CONNECT && s != ST_TLS &&
-	    s != ST_BODY && s != ST_DONE;
+	    s != ST_BODY && s != ST_DOT_WAIT && s != ST_QUIT_WAIT && s != ST_DONE;
 }
 
 static void
@@ -1069,8 +1130,8 @@ client_process(struct client *c)
 			    "malformed reply", c->peer, phase[c->state]);
 			return;
 		}
-		log_debug("delivery=%s relay=%s reply=\"%s\"", c->id,
-		    c->job->relay, c->reply);
+		log_debug("delivery=%s relay=%s reply=%s", c->id,
+		    log_str(c->job->relay), log_str(c->reply));
 		/* RFC 5321 §3.8: 421 ends the session whatever was asked. */
 		if (c->code == 421 && c->state != ST_QUIT) {
 			conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
@@ -1112,7 +1173,7 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 		int one = 1;
 
 		log_debug("delivery=%s relay=%s event=connected", c->id,
-		    c->job->relay);
+		    log_str(c->job->relay));
 		/* Commands are small and each waits for its reply: no Nagle. */
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
@@ -1173,12 +1234,14 @@ delivery_start(struct delivery_job *job)
 		return;
 	}
 	c->job = job;
+	job->client = c;
+	job->unrecorded = 0;
 	snprintf(c->id, sizeof(c->id), "%08X", arc4random());
 	event_assign(&c->done_ev, client_base, -1, 0, done_cb, c);
 	c->state = ST_RESOLVE;
 	log_debug("delivery=%s host=%s port=%d mx=%d tls=%d msgs=%zu", c->id,
-	    job->route.host, job->route.port, job->route.mx, job->route.tls,
-	    job->nmsgs);
+	    log_str(job->route.host), job->route.port, job->route.mx,
+	    job->route.tls, job->nmsgs);
 	if (job_pending(job) == 0)
 		client_finish(c);
 	else

@@ -15,6 +15,7 @@
 
 #include <openssl/ssl.h>
 
+struct client;
 struct event_base;
 
 enum tls_level {
@@ -33,6 +34,7 @@ struct delivery_route {
 	enum tls_level		 tls;
 	const char		*username;	/* AUTH to a smarthost, or NULL */
 	const char		*password;
+	const void		*ca_store;	/* X509_STORE for verify, or NULL */
 };
 
 enum delivery_result {
@@ -69,7 +71,17 @@ struct delivery_job {
 	int			 tls_failed;	/* a STARTTLS handshake failed (level may) */
 	/* Called once, on the loop, when every message has a result per rcpt. */
 	void			(*done)(struct delivery_job *, void *arg);
+	/*
+	 * Called on the loop as soon as the next hop has accepted msg (its
+	 * recipients have their results).  The client sends the final dot of
+	 * any later message only after delivery_recorded() has been called
+	 * once for each such call: the queue says the outcome is on disk.
+	 */
+	void			(*msg_done)(struct delivery_job *,
+				    struct delivery_msg *, void *arg);
 	void			*arg;
+	int			 unrecorded;	/* private */
+	struct client		*client;	/* private */
 };
 
 struct delivery_conf {
@@ -83,5 +95,7 @@ struct delivery_conf {
 void	delivery_init(struct event_base *, const struct delivery_conf *);
 /* Starts the job; done runs later, never from inside this call. */
 void	delivery_start(struct delivery_job *);
+/* An outcome msg_done reported is on disk (the queue, once per msg_done). */
+void	delivery_recorded(struct delivery_job *);
 
 #endif

@@ -137,7 +137,7 @@ dns_init(struct event_base *base, const char *servers)
 	int rc;
 
 	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-		log_errx("event=dns-init error=\"%s\"", ares_strerror(rc));
+		log_errx("event=dns-init error=%s", log_str(ares_strerror(rc)));
 		return -1;
 	}
 	dns_base = base;
@@ -152,14 +152,14 @@ dns_init(struct event_base *base, const char *servers)
 	rc = ares_init_options(&dns_channel, &opts, ARES_OPT_SOCK_STATE_CB |
 	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
 	if (rc != ARES_SUCCESS) {
-		log_errx("event=dns-init error=\"%s\"", ares_strerror(rc));
+		log_errx("event=dns-init error=%s", log_str(ares_strerror(rc)));
 		ares_library_cleanup();
 		return -1;
 	}
 	if (servers != NULL &&
 	    (rc = ares_set_servers_ports_csv(dns_channel, servers)) != ARES_SUCCESS) {
-		log_errx("event=dns-init servers=\"%s\" error=\"%s\"", servers,
-		    ares_strerror(rc));
+		log_errx("event=dns-init servers=%s error=%s", log_str(servers),
+		    log_str(ares_strerror(rc)));
 		dns_shutdown();
 		return -1;
 	}
@@ -211,8 +211,9 @@ lookup_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_lookup *lk = arg;
 
-	log_debug("event=dns name=%s mx=%d status=%d hosts=%zu error=\"%s\"",
-	    lk->name, lk->want_mx, lk->res.status, lk->res.nhosts, lk->res.error);
+	log_debug("event=dns name=%s mx=%d status=%d hosts=%zu error=%s",
+	    log_str(lk->name), lk->want_mx, lk->res.status, lk->res.nhosts,
+	    log_str(lk->res.error));
 	lk->cb(&lk->res, lk->arg);
 	lookup_free(lk);
 }

@@ -180,42 +180,133 @@ from_check(struct hdr_info *info, const char *body, size_t len,
 		memset(info->from, 0, sizeof(info->from));
 }
 
+/* Fields besides From: that name the sender (RFC 5322 §3.6.2, §3.6.6). */
+static const char *const ident_fields[] = {
+	"Sender", "Resent-From", "Resent-Sender",
+};
+
+/* Their mailboxes go to info->ident; one we cannot read is reported. */
+static void
+ident_add(struct hdr_info *info, const char *field, const char *body,
+    size_t len)
+{
+	char addrs[HDR_IDENT_MAX][SMTP_ADDR_MAX + 1];
+	size_t room = HDR_IDENT_MAX - info->nident, i;
+	int n;
+
+	if (info->ident_error != NULL)
+		return;
+	if (room == 0 || (n = hdr_parse_from(body, len, addrs, room)) == -1) {
+		info->ident_error = field;
+		return;
+	}
+	for (i = 0; i < (size_t)n; i++) {
+		info->ident[info->nident].field = field;
+		memcpy(info->ident[info->nident].addr, addrs[i],
+		    sizeof(addrs[i]));
+		info->nident++;
+	}
+}
+
+/* Is this Authentication-Results field one only we may write? */
+static int
+authres_ours(const char *name, size_t nlen, const char *body, size_t len,
+    const char *authserv_id)
+{
+	char id[256];
+	int arc;
+
+	if (authserv_id == NULL)
+		return 0;
+	if (ieq(name, nlen, "Authentication-Results"))
+		arc = 0;
+	else if (ieq(name, nlen, "ARC-Authentication-Results"))
+		arc = 1;
+	else
+		return 0;
+	/* A field no one can read claims nothing we want to pass on either. */
+	if (hdr_authserv_id(body, len, arc, id, sizeof(id)) == -1)
+		return 1;
+	return ieq(id, strlen(id), authserv_id);
+}
+
+/* The field being copied: where its name and body are in in and out. */
+struct field {
+	size_t		 name, nlen;	/* in */
+	size_t		 body, end;	/* in: after the colon, to its last text */
+	size_t		 out;		/* where it starts in out */
+	int		 open;
+};
+
+/* The field is complete: note what it says, and drop it when it must go. */
+static void
+field_end(struct field *f, const char *in, size_t *o, const char *const *strip,
+    size_t nstrip, const char *authserv_id, struct hdr_info *info,
+    size_t *nfrom, size_t *fbody, size_t *fend)
+{
+	const char *name = in + f->name;
+	size_t i;
+
+	if (!f->open)
+		return;
+	f->open = 0;
+	if (ieq(name, f->nlen, "From") && (*nfrom)++ == 0) {
+		*fbody = f->body;
+		*fend = f->end;
+	}
+	if (ieq(name, f->nlen, "Message-ID"))
+		info->has_message_id = 1;
+	if (ieq(name, f->nlen, "Date"))
+		info->has_date = 1;
+	for (i = 0; i < sizeof(ident_fields) / sizeof(ident_fields[0]); i++)
+		if (ieq(name, f->nlen, ident_fields[i]))
+			ident_add(info, ident_fields[i], in + f->body,
+			    f->end - f->body);
+	if (hdr_name_matches(name, f->nlen, strip, nstrip))
+		*o = f->out;
+	else if (authres_ours(name, f->nlen, in + f->body, f->end - f->body,
+	    authserv_id)) {
+		*o = f->out;
+		info->authres_removed++;
+	}
+}
+
 size_t
 hdr_rewrite(const char *in, size_t inlen, const char *const *strip,
-    size_t nstrip, char *out, struct hdr_info *info)
+    size_t nstrip, const char *authserv_id, char *out, struct hdr_info *info)
 {
 	size_t pos, next, end, nlen, o = 0, nfrom = 0, fbody = 0, fend = 0;
-	int skip = 0, infrom = 0;
+	struct field f;
 
 	memset(info, 0, sizeof(*info));
+	memset(&f, 0, sizeof(f));
 	for (pos = 0; pos < inlen; pos = next) {
 		next = line_next(in, inlen, pos, &end);
 		if (is_wsp(in[pos])) {
 			/* RFC 5322 §2.2.3: folded, part of the field above. */
 			if (pos == 0)
 				set_error(info, HDR_ERR_SYNTAX);
-			if (infrom)
-				fend = end;
-		} else if ((nlen = field_name(in + pos, end - pos)) == 0) {
-			set_error(info, HDR_ERR_SYNTAX);
-			skip = infrom = 0;
+			if (f.open)
+				f.end = end;
 		} else {
-			skip = hdr_name_matches(in + pos, nlen, strip, nstrip);
-			infrom = ieq(in + pos, nlen, "From") && nfrom++ == 0;
-			if (infrom) {
-				fbody = pos + nlen + 1;
-				fend = end;
+			field_end(&f, in, &o, strip, nstrip, authserv_id, info,
+			    &nfrom, &fbody, &fend);
+			if ((nlen = field_name(in + pos, end - pos)) == 0)
+				set_error(info, HDR_ERR_SYNTAX);
+			else {
+				f.open = 1;
+				f.name = pos;
+				f.nlen = nlen;
+				f.body = pos + nlen + 1;
+				f.end = end;
+				f.out = o;
 			}
-			if (ieq(in + pos, nlen, "Message-ID"))
-				info->has_message_id = 1;
-			if (ieq(in + pos, nlen, "Date"))
-				info->has_date = 1;
 		}
-		if (!skip) {
-			memcpy(out + o, in + pos, next - pos);
-			o += next - pos;
-		}
+		memmove(out + o, in + pos, next - pos);	/* out may be in */
+		o += next - pos;
 	}
+	field_end(&f, in, &o, strip, nstrip, authserv_id, info, &nfrom, &fbody,
+	    &fend);
 	from_check(info, in + fbody, fend - fbody, nfrom);
 	return o;
 }
@@ -409,4 +500,68 @@ hdr_parse_from(const char *body, size_t len, char out[][SMTP_ADDR_MAX + 1],
 			return -1;
 	}
 	return n > 0 && n <= INT_MAX ? (int)n : -1;
+}
+
+/* RFC 2045 §5.1 token: no controls, spaces, 8-bit bytes or tspecials. */
+static int
+is_token(char c)
+{
+	return is_vchar(c) && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+/*
+ * RFC 8601 §2.2: authres-payload = [CFWS] authserv-id [CFWS authres-version]
+ * ...; authserv-id = value (RFC 2045: token / quoted-string).  RFC 8617
+ * §4.1.1 puts "i=" 1*DIGIT ";" in front for ARC.
+ */
+int
+hdr_authserv_id(const char *body, size_t len, int arc, char *out,
+    size_t outsize)
+{
+	struct cur c = { body, len, 0 };
+	size_t start, n = 0;
+
+	if (outsize == 0 || cfws(&c) == -1)
+		return -1;
+	if (arc) {
+		if (c.i + 2 > c.len || lower(c.s[c.i]) != 'i' || c.s[c.i + 1] != '=')
+			return -1;
+		c.i += 2;
+		if (cfws(&c) == -1)
+			return -1;
+		for (start = c.i; c.i < c.len && c.s[c.i] >= '0' && c.s[c.i] <= '9';)
+			c.i++;
+		if (c.i == start || cfws(&c) == -1 || c.i == c.len ||
+		    c.s[c.i++] != ';' || cfws(&c) == -1)
+			return -1;
+	}
+	if (c.i < c.len && c.s[c.i] == '"') {
+		/* A quoted-string: its text, quoted-pairs undone. */
+		for (c.i++; c.i < c.len && c.s[c.i] != '"'; c.i++) {
+			if (c.s[c.i] == '\\' && ++c.i == c.len)
+				return -1;
+			if (!is_vchar(c.s[c.i]) && !is_wsp(c.s[c.i]))
+				return -1;
+			if (n + 1 >= outsize)
+				return -1;
+			out[n++] = c.s[c.i];
+		}
+		if (c.i == c.len)
+			return -1;
+		c.i++;
+	} else {
+		for (; c.i < c.len && is_token(c.s[c.i]); c.i++) {
+			if (n + 1 >= outsize)
+				return -1;
+			out[n++] = c.s[c.i];
+		}
+	}
+	out[n] = '\0';
+	if (n == 0)
+		return -1;
+	/* What follows is a version, ";" or the end: nothing else. */
+	if (cfws(&c) == -1)
+		return -1;
+	return c.i == c.len || c.s[c.i] == ';' ||
+	    (c.s[c.i] >= '0' && c.s[c.i] <= '9') ? 0 : -1;
 }

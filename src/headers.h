@@ -16,6 +16,7 @@
 #include "smtp_parse.h"
 
 #define HDR_FROM_MAX	8	/* mailboxes kept from From: */
+#define HDR_IDENT_MAX	8	/* mailboxes kept from Sender: and Resent-* */
 
 enum hdr_error {
 	HDR_OK = 0,
@@ -25,12 +26,22 @@ enum hdr_error {
 	HDR_ERR_FROM_SYNTAX,	/* From: holds no parsable mailbox, or too many */
 };
 
+/* A mailbox of a field that names who sent the message, besides From:. */
+struct hdr_ident {
+	const char	*field;		/* "Sender", "Resent-From", "Resent-Sender" */
+	char		 addr[SMTP_ADDR_MAX + 1];	/* domain lowercased */
+};
+
 struct hdr_info {
 	int		 has_message_id;
 	int		 has_date;
 	size_t		 nfrom;
 	char		 from[HDR_FROM_MAX][SMTP_ADDR_MAX + 1];	/* domain lowercased */
 	enum hdr_error	 error;		/* the first problem found, HDR_OK if none */
+	size_t		 nident;	/* Sender:, Resent-From:, Resent-Sender: */
+	struct hdr_ident ident[HDR_IDENT_MAX];
+	const char	*ident_error;	/* such a field we cannot read, or NULL */
+	size_t		 authres_removed;	/* fields claiming our authserv-id */
 };
 
 /*
@@ -50,12 +61,24 @@ int	hdr_name_matches(const char *name, size_t namelen,
 /*
  * Copies the header section in[0..inlen) (the fields, without the empty
  * line that ends the section) to out (room for inlen bytes), leaving out
- * every field whose name matches strip (with all its continuation lines),
- * and fills info.  Returns the number of bytes written.  Never fails: a
- * problem is reported in info->error and the caller decides.
+ * every field whose name matches strip (with all its continuation lines)
+ * and, when authserv_id is not NULL, every Authentication-Results and
+ * ARC-Authentication-Results field that claims it or cannot be read (RFC
+ * 8601 §5: only we may speak for ourselves), and fills info.  Returns the
+ * number of bytes written.  Never fails: a problem is reported in info and
+ * the caller decides.
  */
 size_t	hdr_rewrite(const char *in, size_t inlen, const char *const *strip,
-	    size_t nstrip, char *out, struct hdr_info *info);
+	    size_t nstrip, const char *authserv_id, char *out,
+	    struct hdr_info *info);
+
+/*
+ * The authserv-id of an Authentication-Results field body (RFC 8601 §2.2),
+ * or of an ARC-Authentication-Results one after its "i=N;" (RFC 8617
+ * §4.1.1) when arc is set, into out.  0, or -1 when the body has none.
+ */
+int	hdr_authserv_id(const char *body, size_t len, int arc, char *out,
+	    size_t outsize);
 
 /*
  * The mailbox addresses of a From: field body (after the colon, may be

@@ -48,7 +48,8 @@ accept_error_cb(struct evconnlistener *evl, void *arg)
 	int e = EVUTIL_SOCKET_ERROR();
 
 	/* EMFILE and friends: log and carry on; libevent retries. */
-	log_warnx("event=accept error=\"%s\"", evutil_socket_error_to_string(e));
+	log_warnx("event=accept error=%s",
+	    log_str(evutil_socket_error_to_string(e)));
 }
 
 static evutil_socket_t
@@ -65,8 +66,8 @@ bind_one(const struct listen_conf *lc, int reuseport)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
 	snprintf(port, sizeof(port), "%d", lc->port);
 	if ((rc = getaddrinfo(lc->address, port, &hints, &res)) != 0) {
-		log_errx("event=listen address=%s port=%d error=\"%s\"",
-		    lc->address, lc->port, gai_strerror(rc));
+		log_errx("event=listen address=%s port=%d error=%s",
+		    log_str(lc->address), lc->port, log_str(gai_strerror(rc)));
 		return -1;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -84,8 +85,8 @@ bind_one(const struct listen_conf *lc, int reuseport)
 	freeaddrinfo(res);
 	return fd;
 fail:
-	log_errx("event=listen address=%s port=%d error=\"%s\"", lc->address,
-	    lc->port, strerror(errno));
+	log_errx("event=listen address=%s port=%d error=%s",
+	    log_str(lc->address), lc->port, log_str(strerror(errno)));
 	if (fd != -1)
 		close(fd);
 	freeaddrinfo(res);

@@ -1,9 +1,17 @@
 /*
  * main.c - start-up and shutdown.
  *
- * Order matters: read the configuration, bind the ports, load the key and
- * create the spool and control socket while still root, then drop to the
- * configured user for good, and only then accept connections.
+ * Order matters.  As root: read the configuration (with the key and the
+ * other files it names, util/files.c's way), bind the ports, and make sure
+ * the spool and control socket directories exist and are the daemon
+ * user's.  Then drop to that user for good.  Only then: anything inside
+ * those directories (spool subdirectories, cleaning, the control socket),
+ * SASL, the queue, and accepting connections.
+ *
+ * Stopping (SIGTERM): stop accepting, let sessions finish for
+ * timeouts.drain seconds, then tell every session still open "421 4.3.2"
+ * (after the answer to a message being committed), and wait a little more
+ * for commits and deliveries under way.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -33,6 +41,7 @@
 #include "session.h"
 #include "spool.h"
 #include "tls.h"
+#include "util/files.h"
 #include "worker.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/submitd/submitd.conf"
@@ -71,33 +80,48 @@ notify_systemd(const char *state)
 	close(fd);
 }
 
+/*
+ * The control socket's directory, as root for another user: made for that
+ * user when missing, taken over when it is root's and empty (a fresh
+ * RuntimeDirectory), else it must be the user's already.  The socket itself
+ * is made after the drop.
+ */
 static int
-drop_privileges(const struct config *conf, uid_t *uid, gid_t *gid)
+control_dir(const struct config *conf)
 {
-	struct passwd *pw;
+	char dir[1024], why[600], *slash;
+	int fd;
 
-	*uid = getuid();
-	*gid = getgid();
-	if (geteuid() != 0)
+	if (geteuid() != 0 || conf->uid == 0)
 		return 0;
-	if ((pw = getpwnam(conf->user)) == NULL) {
-		log_errx("event=start error=\"user %s does not exist\"", conf->user);
+	snprintf(dir, sizeof(dir), "%s", conf->control_socket);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return 0;	/* the working directory: the admin's choice */
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = files_own_dir(dir, conf->uid, conf->gid, 0750, why,
+	    sizeof(why))) == -1) {
+		log_errx("event=start key=control_socket error=%s", log_str(why));
 		return -1;
 	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
+	close(fd);
 	return 0;
 }
 
 static int
-become_user(const struct config *conf, uid_t uid, gid_t gid)
+become_user(const struct config *conf)
 {
+	uid_t uid = conf->uid;
+	gid_t gid = conf->gid;
+
 	if (geteuid() != 0 || uid == 0)
 		return 0;
 	if (setgroups(0, NULL) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1) {
-		log_errx("event=start error=\"cannot become %s: %s\"", conf->user,
-		    strerror(errno));
+		log_errx("event=start user=%s error=%s", log_str(conf->user),
+		    log_str(strerror(errno)));
 		return -1;
 	}
 	/* For good: regaining root must fail. */
@@ -111,31 +135,54 @@ become_user(const struct config *conf, uid_t uid, gid_t gid)
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
+	char why[512];
+
 	log_info("event=reload signal=HUP");
-	policy_reload();
+	notify_systemd("RELOADING=1");
+	server_reload(arg, why, sizeof(why));
+	notify_systemd("READY=1");
 }
 
-#define STOP_GRACE	10	/* seconds for work in flight to finish */
+#define STOP_GRACE	10	/* seconds for commits and deliveries under way */
+#define STOP_LINGER	3	/* seconds for the 421s to leave */
+#define STOP_TICK_MS	100
 
 /*
- * Stopping, on each loop's own thread: stop accepting (and, on loop 0,
- * start no deliveries), then wait until every message being committed has
- * had its "250" sent and every delivery under way has its answer, or the
- * grace period is over.  A client is never left without the answer to a
- * message we keep, and a next hop that has a message is not sent it again
- * after the restart.
+ * Stopping, on each loop's own thread, every STOP_TICK_MS: done when no
+ * session, commit or delivery is left.  After the drain time every session
+ * still open is told 421; after that, messages being committed still get
+ * their "250" and deliveries under way their answer (a next hop that has a
+ * message is not sent it again after the restart), within STOP_GRACE.
  */
 static void
 loop_stop_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
 	int deliveries = l->index == 0 ? queue_stop() : 0;
+	int sessions = session_count(l);
+	int tick = l->stop_ticks++;
+	const int per_s = 1000 / STOP_TICK_MS;
+	int drain = l->srv->conf->timeout_drain;
 
-	if (l->commits == 0 && deliveries == 0) {
+	if (sessions == 0 && l->commits == 0 && deliveries == 0) {
 		event_base_loopexit(l->base, NULL);
 		return;
 	}
-	if (++l->stop_ticks > STOP_GRACE * 10) {
+	if (!l->told && (tick >= drain * per_s || sessions == 0)) {
+		l->told = 1;
+		l->told_tick = tick;
+		if (sessions > 0)
+			log_info("event=stop loop=%d sessions_told=%d reply=\"421 4.3.2\"",
+			    l->index, session_stop_all(l));
+	}
+	if (l->told && l->commits == 0 && deliveries == 0 &&
+	    tick - l->told_tick >= STOP_LINGER * per_s) {
+		log_info("event=stop loop=%d sessions_dropped=%d", l->index,
+		    sessions);
+		event_base_loopexit(l->base, NULL);
+		return;
+	}
+	if (tick >= (drain + STOP_GRACE) * per_s) {
 		log_warnx("event=stop loop=%d commits=%d deliveries=%d reason=\"grace "
 		    "period over; unfinished deliveries will be retried\"", l->index,
 		    l->commits, deliveries);
@@ -147,7 +194,7 @@ static void
 loop_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
-	struct timeval tv = { 0, 100000 };
+	struct timeval tv = { 0, STOP_TICK_MS * 1000 };
 
 	listener_close(l);
 	l->ev_stop_check = event_new(l->base, -1, EV_PERSIST, loop_stop_check, l);
@@ -166,9 +213,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	static int stopping;
 	int k;
 
-	log_info("event=stop signal=%d", (int)sig);
+	log_info("event=stop signal=%d drain=%d", (int)sig,
+	    srv->conf->timeout_drain);
 	if (stopping++)
 		return;
+	notify_systemd("STOPPING=1");
 	for (k = 0; k < srv->nloops; k++)
 		event_active(srv->loops[k].ev_stop, 0, 0);	/* thread-safe */
 }
@@ -267,8 +316,7 @@ main(int argc, char *argv[])
 	struct config *conf;
 	struct server srv;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-	uid_t uid;
-	gid_t gid;
+	unsigned char secret[32];
 	int k;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
@@ -294,21 +342,21 @@ main(int argc, char *argv[])
 
 	if ((conf = config_load(path)) == NULL)
 		return 1;
-	if (policy_init(conf) == -1) {
-		config_free(conf);
-		return 1;
-	}
 	if (check) {
-		printf("%s: configuration OK\n", path);
+		rc = policy_check(conf);
+		if (rc == 0)
+			printf("%s: configuration OK\n", path);
 		config_free(conf);
-		return 0;
+		return rc == 0 ? 0 : 1;
 	}
 	log_init(debug, 0);
 	signal(SIGPIPE, SIG_IGN);
 	umask(027);
 
 	memset(&srv, 0, sizeof(srv));
+	pthread_mutex_init(&srv.lock, NULL);
 	srv.conf = conf;
+	srv.start_conf = config_ref(conf);
 	evthread_use_pthreads();
 	if (loops_new(&srv) == -1)
 		goto out;
@@ -318,19 +366,24 @@ main(int argc, char *argv[])
 	 */
 	ev_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
 	ev_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
-	ev_hup = evsignal_new(srv.base, SIGHUP, on_hup, NULL);
+	ev_hup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_hup, NULL);
-	if (drop_privileges(conf, &uid, &gid) == -1 ||
-	    (srv.ssl_ctx = tls_server_ctx_new(conf)) == NULL ||
+	if ((srv.ssl_ctx = tls_server_ctx_new(conf)) == NULL ||
 	    (srv.client_ctx = tls_client_ctx_new()) == NULL ||
 	    listener_open(&srv) == -1 ||
-	    spool_init(conf->spool_dir, uid, gid) == -1 ||
-	    control_open(&srv, uid, gid) == -1 ||
-	    become_user(conf, uid, gid) == -1 ||
-	    auth_init(conf) == -1)
+	    spool_prepare(conf->spool_dir, conf->uid, conf->gid) == -1 ||
+	    control_dir(conf) == -1 ||
+	    become_user(conf) == -1)
 		goto out;
+	/* From here on as the daemon's user. */
+	if (spool_init() == -1 || policy_init(conf) == -1 ||
+	    control_open(&srv) == -1 ||
+	    spool_secret("auth-secret", secret, sizeof(secret)) == -1 ||
+	    auth_init(conf, secret, sizeof(secret)) == -1)
+		goto out;
+	explicit_bzero(secret, sizeof(secret));
 	loops_pools(&srv);
 	if (queue_init(&srv) == -1)
 		goto out;
@@ -346,7 +399,6 @@ main(int argc, char *argv[])
 		}
 	notify_systemd("READY=1");
 	event_base_dispatch(srv.base);
-	notify_systemd("STOPPING=1");
 	for (k = 1; k < srv.nloops; k++)
 		pthread_join(srv.loops[k].thread, NULL);
 
@@ -373,6 +425,8 @@ out:
 	SSL_CTX_free(srv.client_ctx);
 	loops_free(&srv);
 	policy_free();
-	config_free(conf);
+	config_unref(srv.conf);
+	config_unref(srv.start_conf);
+	pthread_mutex_destroy(&srv.lock);
 	return rc;
 }

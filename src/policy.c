@@ -9,6 +9,16 @@
  *
  * Rates are counted in sliding windows of 60 slots; memory per client
  * address or login is a few hundred bytes, and idle entries are swept.
+ * Client addresses are counted by policy key (util/netaddr.h: an IPv6
+ * address by its /64).
+ *
+ * The AUTH lock-out counts attempts, not answers: an attempt holds a place
+ * from its start, and attempts in flight count against the limits as
+ * failures do, so N parallel sessions cannot check more than the limit's
+ * worth of guesses before the ban.  Failures are counted per client address
+ * (limits.auth_failures: ban) and per login, whatever the address
+ * (limits.auth_login_failures: a temporary lock of that login, and a
+ * tarpit that grows with the login's failures before that).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -58,8 +68,18 @@ struct client_state {
 	int		 sessions;
 	struct window	 connects;
 	struct window	 auth_failures;
+	int		 auth_inflight;
 	time_t		 banned_until;
 };
+
+/* A login's AUTH failures from any address. */
+struct login_auth {
+	struct window	 failures;
+	int		 inflight;
+	time_t		 locked_until;
+};
+
+#define LOGINS_MAX	200000	/* logins tracked at once; beyond, per address only */
 
 /*
  * Sessions on every event loop consult these tables; one lock around each
@@ -71,8 +91,10 @@ static int reloading;		/* problems go to the log, not stderr */
 static struct map rules;
 static struct map counters;
 static struct map clients;
+static struct map logins;	/* struct login_auth */
 static long long sessions_total;
-static time_t last_sweep;
+static time_t last_sweep, last_login_sweep;
+static uint64_t bans_total, locks_total;
 
 /* At most WIN_SLOTS slots of whole seconds, covering at least seconds. */
 static void
@@ -128,7 +150,7 @@ domain_of(const char *addr)
 }
 
 static struct login_rules *
-rules_get(struct map *m, const char *login)
+rules_get(const struct config *c, struct map *m, const char *login)
 {
 	struct login_rules *l = map_get(m, login);
 
@@ -136,8 +158,8 @@ rules_get(struct map *m, const char *login)
 		return l;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		abort();
-	l->messages_per_hour = conf->messages_per_hour;
-	l->recipients_per_hour = conf->recipients_per_hour;
+	l->messages_per_hour = c->messages_per_hour;
+	l->recipients_per_hour = c->recipients_per_hour;
 	if (map_put(m, login, l) == -1)
 		abort();
 	return l;
@@ -195,7 +217,7 @@ file_error(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (reloading)
-		log_warnx("event=reload error=\"%s\"", buf);
+		log_warnx("event=reload error=%s", log_str(buf));
 	else
 		fprintf(stderr, "%s\n", buf);
 }
@@ -215,9 +237,10 @@ split_words(char *line, char **words, int max)
 	return p == NULL ? n : -1;
 }
 
-/* A login or granted address: local part and domain, domain local. */
+/* A login or granted address: local part and domain, domain local in c. */
 static int
-parse_local_address(const char *word, char *out, int allow_domain)
+parse_local_address(const struct config *c, const char *word, char *out,
+    int allow_domain)
 {
 	const char *why;
 
@@ -231,7 +254,7 @@ parse_local_address(const char *word, char *out, int allow_domain)
 		memmove(out, out + 1, strlen(out));
 	} else if (smtp_parse_address(word, strlen(word), out, &why) == -1)
 		return -1;
-	return config_is_local_domain(conf, domain_of(out)) ? 0 : -1;
+	return config_is_local_domain(c, domain_of(out)) ? 0 : -1;
 }
 
 /*
@@ -240,8 +263,9 @@ parse_local_address(const char *word, char *out, int allow_domain)
  * bad line is reported; any makes the whole file fail.
  */
 static int
-load_file(struct map *into, const char *path, int maxwords,
-    int (*fn)(struct map *, char **, int, const char *, int))
+load_file(const struct config *c, struct map *into, const char *path,
+    int maxwords, int (*fn)(const struct config *, struct map *, char **, int,
+    const char *, int))
 {
 	char line[4096], *w[64];
 	int lineno = 0, n, bad = 0;
@@ -258,7 +282,7 @@ load_file(struct map *into, const char *path, int maxwords,
 		if (n == -1)
 			file_error("%s:%d: more than %d words", path, lineno,
 			    maxwords);
-		if (n == -1 || fn(into, w, n, path, lineno) == -1)
+		if (n == -1 || fn(c, into, w, n, path, lineno) == -1)
 			bad = 1;
 	}
 	fclose(f);
@@ -267,24 +291,25 @@ load_file(struct map *into, const char *path, int maxwords,
 
 /* senders: "LOGIN ADDRESS|@DOMAIN ..." */
 static int
-senders_line(struct map *into, char **w, int n, const char *path, int lineno)
+senders_line(const struct config *c, struct map *into, char **w, int n,
+    const char *path, int lineno)
 {
 	char login[SMTP_ADDR_MAX + 1];
 	struct login_rules *l;
 	int i, bad = 0;
 
-	if (n < 2 || parse_local_address(w[0], login, 0) == -1) {
+	if (n < 2 || parse_local_address(c, w[0], login, 0) == -1) {
 		file_error("%s:%d: expected \"LOGIN ADDRESS|@DOMAIN ...\" "
 		    "with a login in a local domain", path, lineno);
 		return -1;
 	}
-	l = rules_get(into, login);
+	l = rules_get(c, into, login);
 	for (i = 1; i < n; i++) {
 		struct grant *g = calloc(1, sizeof(*g));
 
 		if (g == NULL)
 			abort();
-		if (parse_local_address(w[i], g->addr, 1) == -1) {
+		if (parse_local_address(c, w[i], g->addr, 1) == -1) {
 			file_error("%s:%d: %s: not an address or @domain "
 			    "in local_domains", path, lineno, w[i]);
 			free(g);
@@ -314,7 +339,8 @@ parse_count(const char *s, int *out)
 
 /* login limits: "LOGIN MESSAGES_PER_HOUR RECIPIENTS_PER_HOUR" */
 static int
-limits_line(struct map *into, char **w, int n, const char *path, int lineno)
+limits_line(const struct config *c, struct map *into, char **w, int n,
+    const char *path, int lineno)
 {
 	char login[SMTP_ADDR_MAX + 1];
 	struct login_rules *l;
@@ -322,25 +348,25 @@ limits_line(struct map *into, char **w, int n, const char *path, int lineno)
 
 	if (n != 3 || parse_count(w[1], &m) == -1 ||
 	    parse_count(w[2], &r) == -1 ||
-	    parse_local_address(w[0], login, 0) == -1) {
+	    parse_local_address(c, w[0], login, 0) == -1) {
 		file_error("%s:%d: expected \"LOGIN MESSAGES_PER_HOUR "
 		    "RECIPIENTS_PER_HOUR\"", path, lineno);
 		return -1;
 	}
-	l = rules_get(into, login);
+	l = rules_get(c, into, login);
 	l->messages_per_hour = m;
 	l->recipients_per_hour = r;
 	return 0;
 }
 
 static int
-load_rules(struct map *into)
+load_rules(const struct config *c, struct map *into)
 {
 	map_init(into);
-	if ((conf->senders_file != NULL &&
-	    load_file(into, conf->senders_file, 64, senders_line) == -1) ||
-	    (conf->login_limits_file != NULL &&
-	    load_file(into, conf->login_limits_file, 4, limits_line) == -1)) {
+	if ((c->senders_file != NULL &&
+	    load_file(c, into, c->senders_file, 64, senders_line) == -1) ||
+	    (c->login_limits_file != NULL &&
+	    load_file(c, into, c->login_limits_file, 4, limits_line) == -1)) {
 		map_clear(into, rules_free);
 		return -1;
 	}
@@ -348,34 +374,49 @@ load_rules(struct map *into)
 }
 
 int
-policy_init(const struct config *c)
+policy_check(const struct config *c)
 {
-	conf = c;
-	map_init(&counters);
-	map_init(&clients);
-	return load_rules(&rules);
+	struct map m;
+
+	if (load_rules(c, &m) == -1)
+		return -1;
+	map_clear(&m, rules_free);
+	return 0;
 }
 
 int
-policy_reload(void)
+policy_init(const struct config *c)
 {
+	map_init(&counters);
+	map_init(&clients);
+	map_init(&logins);
+	if (load_rules(c, &rules) == -1)
+		return -1;
+	conf = config_ref(c);
+	return 0;
+}
+
+int
+policy_reload(const struct config *c)
+{
+	const struct config *old;
 	struct map fresh;
 	int rc;
 
 	/* Read without the lock (file I/O); only the swap takes it. */
 	reloading = 1;
-	rc = load_rules(&fresh);
+	rc = load_rules(c, &fresh);
 	reloading = 0;
-	if (rc == -1) {
-		log_warnx("event=reload result=fail reason=\"senders or login limits "
-		    "file has errors; the old rules stay\"");
+	if (rc == -1)
 		return -1;
-	}
 	pthread_mutex_lock(&policy_lock);
 	map_clear(&rules, rules_free);
 	rules = fresh;
+	old = conf;
+	conf = config_ref(c);
 	pthread_mutex_unlock(&policy_lock);
-	log_info("event=reload result=ok logins=%zu", fresh.count);
+	config_unref(old);
+	log_info("event=reload module=policy logins=%zu", fresh.count);
 	return 0;
 }
 
@@ -385,6 +426,9 @@ policy_free(void)
 	map_clear(&rules, rules_free);
 	map_clear(&counters, free);
 	map_clear(&clients, free);
+	map_clear(&logins, free);
+	config_unref(conf);
+	conf = NULL;
 }
 
 /* ---- client addresses ---- */
@@ -395,7 +439,7 @@ client_idle(const char *key, void *value, void *arg)
 	struct client_state *c = value;
 	time_t now = *(time_t *)arg;
 
-	if (c->sessions > 0 || c->banned_until > now ||
+	if (c->sessions > 0 || c->banned_until > now || c->auth_inflight > 0 ||
 	    window_sum(&c->connects, now) > 0 ||
 	    window_sum(&c->auth_failures, now) > 0)
 		return 0;
@@ -473,28 +517,164 @@ locked_disconnect(const char *client)
 		c->sessions--;
 }
 
+/* ---- the AUTH lock-out ---- */
+
 static int
-locked_auth_failed(const char *client, int nth, int *banned)
+login_idle(const char *key, void *value, void *arg)
+{
+	struct login_auth *l = value;
+	time_t now = *(time_t *)arg;
+
+	if (l->inflight > 0 || l->locked_until > now ||
+	    window_sum(&l->failures, now) > 0)
+		return 0;
+	free(l);
+	return 1;
+}
+
+/* NULL when out of memory or past LOGINS_MAX: then per address only. */
+static struct login_auth *
+login_get(const char *login, time_t now)
+{
+	struct login_auth *l;
+
+	if (now - last_login_sweep >= 60) {
+		map_sweep(&logins, login_idle, &now);
+		last_login_sweep = now;
+	}
+	if ((l = map_get(&logins, login)) != NULL)
+		return l;
+	if (logins.count >= LOGINS_MAX || (l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	window_init(&l->failures, conf->auth_failure_window);
+	if (map_put(&logins, login, l) == -1) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* With a ban time of 0 nothing is ever locked, so nothing need wait. */
+static int
+budget_full(struct window *w, int inflight, int limit, int lock, time_t now)
+{
+	return lock > 0 && window_sum(w, now) + inflight >= (uint32_t)limit;
+}
+
+static enum policy_auth
+locked_auth_begin(const char *client)
 {
 	time_t now = time(NULL);
 	struct client_state *c = client_get(client, now);
+
+	if (c == NULL)
+		return POLICY_AUTH_WAIT;
+	if (c->banned_until > now)
+		return POLICY_AUTH_BANNED;
+	if (budget_full(&c->auth_failures, c->auth_inflight, conf->auth_failures,
+	    conf->auth_ban, now))
+		return POLICY_AUTH_WAIT;
+	c->auth_inflight++;
+	return POLICY_AUTH_GO;
+}
+
+static enum policy_auth
+locked_auth_login(const char *login)
+{
+	time_t now = time(NULL);
+	struct login_auth *l = login_get(login, now);
+
+	if (l == NULL)
+		return POLICY_AUTH_GO;	/* logged; the address still counts */
+	if (l->locked_until > now)
+		return POLICY_AUTH_LOCKED;
+	if (budget_full(&l->failures, l->inflight, conf->auth_login_failures,
+	    conf->auth_login_lock, now))
+		return POLICY_AUTH_WAIT;
+	l->inflight++;
+	return POLICY_AUTH_GO;
+}
+
+static int
+locked_auth_end(const char *client, const char *login,
+    enum policy_auth_result result, int nth, int *banned)
+{
+	time_t now = time(NULL);
+	struct client_state *c = map_get(&clients, client);
+	struct login_auth *l = login != NULL ? map_get(&logins, login) : NULL;
+	uint32_t lfail = 0;
 	int delay;
 
 	*banned = 0;
+	if (c != NULL && c->auth_inflight > 0)
+		c->auth_inflight--;
+	if (l != NULL && l->inflight > 0)
+		l->inflight--;
+	if (result == POLICY_AUTH_OK || result == POLICY_AUTH_ABANDONED)
+		return 0;
 	if (c != NULL) {
 		window_add(&c->auth_failures, now, 1);
 		if (window_sum(&c->auth_failures, now) >=
-		    (uint32_t)conf->auth_failures && conf->auth_ban > 0) {
+		    (uint32_t)conf->auth_failures && conf->auth_ban > 0 &&
+		    c->banned_until <= now) {
 			c->banned_until = now + conf->auth_ban;
 			*banned = 1;
+			bans_total++;
 			log_info("client=%s event=ban reason=auth-failures failures=%u "
-			    "seconds=%d", client, window_sum(&c->auth_failures, now),
-			    conf->auth_ban);
+			    "seconds=%d", log_str(client),
+			    window_sum(&c->auth_failures, now), conf->auth_ban);
 		}
 	}
-	/* The first failure may be a typo; each further one costs a second more. */
+	if (l != NULL && result == POLICY_AUTH_FAILED) {
+		window_add(&l->failures, now, 1);
+		lfail = window_sum(&l->failures, now);
+		if (lfail >= (uint32_t)conf->auth_login_failures &&
+		    conf->auth_login_lock > 0 && l->locked_until <= now) {
+			l->locked_until = now + conf->auth_login_lock;
+			locks_total++;
+			log_info("user=%s event=login-lock reason=auth-failures "
+			    "failures=%u seconds=%d last_client=%s", log_str(login),
+			    lfail, conf->auth_login_lock, log_str(client));
+		}
+	}
+	/*
+	 * The first failure may be a typo; each further one costs a second
+	 * more, in this session or against this login from anywhere.
+	 */
 	delay = nth - 1;
+	if (lfail > 0 && (int)lfail - 1 > delay)
+		delay = (int)lfail - 1;
 	return delay > TARPIT_MAX ? TARPIT_MAX : delay;
+}
+
+static int
+count_banned(const char *key, void *value, void *arg)
+{
+	struct client_state *c = value;
+	size_t *n = arg;
+
+	*n += c->banned_until > time(NULL);
+	return 0;
+}
+
+static int
+count_locked(const char *key, void *value, void *arg)
+{
+	struct login_auth *l = value;
+	size_t *n = arg;
+
+	*n += l->locked_until > time(NULL);
+	return 0;
+}
+
+static void
+locked_stats(struct policy_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	map_sweep(&clients, count_banned, &st->banned_addresses);
+	map_sweep(&logins, count_locked, &st->locked_logins);
+	st->bans = bans_total;
+	st->login_locks = locks_total;
 }
 
 /* ---- logins ---- */
@@ -617,14 +797,6 @@ locked_take_message(const char *login, size_t nrcpts, char *reply)
 	return NULL;
 }
 
-static int
-locked_banned(const char *client)
-{
-	struct client_state *c = map_get(&clients, client);
-
-	return c != NULL && c->banned_until > time(NULL);
-}
-
 /* ---- the public calls: each takes the lock around its locked_ twin ---- */
 
 #define LOCKED(type, call) do {				\
@@ -650,10 +822,31 @@ policy_disconnect(const char *client)
 	pthread_mutex_unlock(&policy_lock);
 }
 
-int
-policy_auth_failed(const char *client, int nth, int *banned)
+enum policy_auth
+policy_auth_begin(const char *client)
 {
-	LOCKED(int, locked_auth_failed(client, nth, banned));
+	LOCKED(enum policy_auth, locked_auth_begin(client));
+}
+
+enum policy_auth
+policy_auth_login(const char *login)
+{
+	LOCKED(enum policy_auth, locked_auth_login(login));
+}
+
+int
+policy_auth_end(const char *client, const char *login,
+    enum policy_auth_result result, int nth, int *banned)
+{
+	LOCKED(int, locked_auth_end(client, login, result, nth, banned));
+}
+
+void
+policy_stats(struct policy_stats *st)
+{
+	pthread_mutex_lock(&policy_lock);
+	locked_stats(st);
+	pthread_mutex_unlock(&policy_lock);
 }
 
 int
@@ -679,10 +872,4 @@ const char *
 policy_take_message(const char *login, size_t nrcpts, char *reply)
 {
 	LOCKED(const char *, locked_take_message(login, nrcpts, reply));
-}
-
-int
-policy_banned(const char *client)
-{
-	LOCKED(int, locked_banned(client));
 }

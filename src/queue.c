@@ -8,13 +8,17 @@
  * every job of an attempt has ended, the message is finished (bounce for
  * the failed recipients, then removed) or deferred with exponential
  * back-off; either way the state reaches the disk through a worker before
- * anything else relies on it.
+ * anything else relies on it.  A message the next hop has taken is written
+ * down as delivered at once, while its connection carries on with the next
+ * one (whose final dot waits for that write): a crash then repeats at most
+ * the one message in flight per connection.
  *
  * Not here: how the files look (spool.c) and how SMTP is spoken (delivery.c).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +54,13 @@ struct qrcpt {
 	char			 reply[256];
 };
 
+/* A delivery job waiting for a state write of a message to finish. */
+struct qwait {
+	struct qwait		*next;
+	struct qjob		*job;
+	uint64_t		 gen;		/* the write that must be done */
+};
+
 struct qmsg {
 	TAILQ_ENTRY(qmsg)	 entry;		/* in msgs (or incoming) */
 	TAILQ_ENTRY(qmsg)	 rentry;	/* in ready, when in_ready */
@@ -73,6 +84,10 @@ struct qmsg {
 	struct worker_job	 job;		/* state write or removal */
 	char			*state_buf;
 	int			 job_is_remove;
+	uint64_t		 gen;		/* state changes asked to be written */
+	uint64_t		 gen_writing;	/* ... covered by the write running */
+	uint64_t		 gen_written;	/* ... on disk */
+	struct qwait		*waiters;
 };
 
 struct dest {
@@ -83,8 +98,11 @@ struct dest {
 /* One delivery job and what it carries. */
 struct qjob {
 	struct delivery_job	 dj;
+	const struct config	*conf;		/* the route's strings live there */
 	struct dest		*dest;
 	char			*destkey;
+	int			 ended;		/* done ran; freed when no write waits */
+	int			 waits;		/* state writes it waits for */
 	size_t			 n;
 	struct qmsg		*qm[1];		/* really n; dj.msgs parallels it */
 };
@@ -124,6 +142,7 @@ static void	schedule_soon(int seconds);
 static void	msg_schedule(struct qmsg *);
 static void	incoming_cb(evutil_socket_t, short, void *);
 static void	state_write(struct qmsg *);
+static void	state_write_start(struct qmsg *);
 static void	msg_remove(struct qmsg *);
 
 
@@ -254,11 +273,14 @@ msg_schedule(struct qmsg *qm)
 	schedule_soon(waiting[0]->next - time(NULL));
 }
 
+static void	waiters_wake(struct qmsg *, int all);
+
 static void
 msg_free(struct qmsg *qm)
 {
 	size_t i;
 
+	waiters_wake(qm, 1);
 	msg_unschedule(qm);
 	TAILQ_REMOVE(&msgs, qm, entry);
 	nmsgs--;
@@ -331,12 +353,39 @@ disk_work(struct worker_job *job)
 
 	if (qm->job_is_remove) {
 		if (spool_remove(qm->id) == -1)
-			log_errx("queue=%s event=remove error=\"%s\"", qm->id,
-			    strerror(errno));
+			log_errx("queue=%s event=remove error=%s", qm->id,
+			    log_str(strerror(errno)));
 	} else if (spool_state_write(qm->id, qm->state_buf,
 	    strlen(qm->state_buf)) == -1)
-		log_errx("queue=%s event=state-write error=\"%s\"", qm->id,
-		    strerror(errno));
+		log_errx("queue=%s event=state-write error=%s", qm->id,
+		    log_str(strerror(errno)));
+}
+
+static void	qjob_free(struct qjob *);
+
+/*
+ * Wakes the delivery jobs waiting for writes now on disk (all: the message
+ * is going away).  A failed write wakes them too: the message may then be
+ * sent again after a crash, but none is held up for it.
+ */
+static void
+waiters_wake(struct qmsg *qm, int all)
+{
+	struct qwait **wp = &qm->waiters, *w;
+
+	while ((w = *wp) != NULL) {
+		if (!all && w->gen > qm->gen_written) {
+			wp = &w->next;
+			continue;
+		}
+		*wp = w->next;
+		w->job->waits--;
+		if (!w->job->ended)
+			delivery_recorded(&w->job->dj);
+		else if (w->job->waits == 0)
+			qjob_free(w->job);
+		free(w);
+	}
 }
 
 static void
@@ -351,12 +400,14 @@ disk_done(struct worker_job *job)
 		msg_free(qm);
 		return;
 	}
+	qm->gen_written = qm->gen_writing;
+	waiters_wake(qm, 0);
 	if (qm->removing) {
 		qm->removing = 0;	/* msg_remove sets it again */
 		msg_remove(qm);
 	} else if (qm->dirty) {
 		qm->dirty = 0;
-		state_write(qm);
+		state_write_start(qm);
 	}
 }
 
@@ -364,11 +415,20 @@ disk_done(struct worker_job *job)
 static void
 state_write(struct qmsg *qm)
 {
+	qm->gen++;
 	if (qm->writing) {
 		qm->dirty = 1;
 		return;
 	}
+	state_write_start(qm);
+}
+
+/* The write of everything changed so far (gen) starts on a worker. */
+static void
+state_write_start(struct qmsg *qm)
+{
 	qm->writing = 1;
+	qm->gen_writing = qm->gen;
 	qm->job_is_remove = 0;
 	qm->state_buf = state_format(qm);
 	qm->job.work = disk_work;
@@ -530,18 +590,18 @@ bounce_done(struct worker_job *job)
 	qm->active--;
 	if (b->rc == -1) {
 		/* The original stays: a bounce is tried again on its next run. */
-		log_errx("queue=%s event=%s error=\"%s\"", qm->id,
+		log_errx("queue=%s event=%s error=%s", qm->id,
 		    b->delayed ? "delay-warning" : "bounce",
-		    strerror(b->f.error ? b->f.error : errno));
+		    log_str(strerror(b->f.error ? b->f.error : errno)));
 		if (!b->delayed) {
 			qm->next = time(NULL) + conf->queue_retry_min;
 			state_write(qm);
 		}
 		msg_schedule(qm);
 	} else {
-		log_info("queue=%s event=%s %s=%s to=<%s>", qm->id,
+		log_info("queue=%s event=%s %s=%s to=%s", qm->id,
 		    b->delayed ? "delay-warning" : "bounce",
-		    b->delayed ? "dsn" : "bounce", b->f.id, qm->from);
+		    b->delayed ? "dsn" : "bounce", b->f.id, log_addr(qm->from));
 		queue_add(b->f.id, "", rcpts, 1, time(NULL), b->f.body_offset,
 		    b->f.size);
 		if (b->delayed) {
@@ -645,7 +705,8 @@ attempt_done(struct qmsg *qm)
 			    "after %d seconds in the queue; last error: %.160s",
 			    conf->queue_lifetime, last[0] ? last : "none");
 			r->state = R_FAILED;
-			log_info("queue=%s rcpt=<%s> result=expired", qm->id, r->addr);
+			log_info("queue=%s rcpt=%s result=expired", qm->id,
+			    log_addr(r->addr));
 		}
 	}
 	if (msg_pending(qm) == 0) {
@@ -675,48 +736,99 @@ attempt_done(struct qmsg *qm)
 	msg_schedule(qm);
 }
 
+/*
+ * Copies what one connection learnt of qm's recipients in dm into qm;
+ * again is harmless (msg_done, then job_done).  Returns 1 when a
+ * recipient reached a final state.
+ */
+static int
+apply_results(struct qmsg *qm, const struct delivery_msg *dm)
+{
+	size_t k, idx;
+	int changed = 0;
+
+	for (k = 0; k < dm->nrcpts; k++) {
+		const struct delivery_rcpt *dr = &dm->rcpts[k];
+		struct qrcpt *r;
+
+		/* dr->addr points at qm's own copy of the address. */
+		for (idx = 0; idx < qm->nrcpts; idx++)
+			if (qm->rcpts[idx].addr == dr->addr)
+				break;
+		if (idx == qm->nrcpts || dr->result == DELIVERY_PENDING)
+			continue;
+		r = &qm->rcpts[idx];
+		if (r->state != R_PENDING)
+			continue;	/* already taken from this job */
+		snprintf(r->reply, sizeof(r->reply), "%s", dr->reply);
+		if (dr->result == DELIVERY_OK) {
+			r->state = R_DELIVERED;
+			STAT_ADD(srv, delivered, 1);
+			changed = 1;
+		} else if (dr->result == DELIVERY_PERMFAIL) {
+			r->state = R_FAILED;
+			changed = 1;
+		}
+	}
+	return changed;
+}
+
+static void
+qjob_free(struct qjob *j)
+{
+	free(j->dj.msgs);
+	free(j->destkey);
+	config_unref(j->conf);
+	free(j);
+}
+
+/* The next hop took dm: on disk before the job's next final dot. */
+static void
+msg_done(struct delivery_job *dj, struct delivery_msg *dm, void *arg)
+{
+	struct qjob *j = arg;
+	struct qwait *w;
+	struct qmsg *qm = NULL;
+	size_t i;
+
+	for (i = 0; i < j->n; i++)
+		if (dj->msgs[i] == dm)
+			qm = j->qm[i];
+	if (qm == NULL || !apply_results(qm, dm)) {
+		delivery_recorded(dj);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->job = j;
+	w->gen = qm->gen + 1;	/* the write state_write asks for now */
+	w->next = qm->waiters;
+	qm->waiters = w;
+	j->waits++;
+	state_write(qm);
+}
+
 static void
 job_done(struct delivery_job *dj, void *arg)
 {
 	struct qjob *j = arg;
 	time_t now = time(NULL);
-	size_t i, k;
+	size_t i;
 
 	if (dj->tls_failed) {
 		j->dest->tls_broken_until = now + TLS_BROKEN_SECONDS;
 		log_info("relay=%s event=tls result=fail action=\"next attempts in "
-		    "clear for %d seconds\"", dj->relay, TLS_BROKEN_SECONDS);
+		    "clear for %d seconds\"", log_str(dj->relay), TLS_BROKEN_SECONDS);
 	}
 	for (i = 0; i < j->n; i++) {
 		struct qmsg *qm = j->qm[i];
 		struct delivery_msg *dm = dj->msgs[i];
-		int changed = 0;
+		int changed = apply_results(qm, dm);
 
-		for (k = 0; k < dm->nrcpts; k++) {
-			struct delivery_rcpt *dr = &dm->rcpts[k];
-			size_t idx;
-
-			/* dr->addr points at qm's own copy of the address. */
-			for (idx = 0; idx < qm->nrcpts; idx++)
-				if (qm->rcpts[idx].addr == dr->addr)
-					break;
-			if (idx == qm->nrcpts)
-				continue;
-			snprintf(qm->rcpts[idx].reply, sizeof(qm->rcpts[idx].reply),
-			    "%s", dr->reply);
-			if (dr->result == DELIVERY_OK) {
-				qm->rcpts[idx].state = R_DELIVERED;
-				STAT_ADD(srv, delivered, 1);
-				changed = 1;
-			} else if (dr->result == DELIVERY_PERMFAIL) {
-				qm->rcpts[idx].state = R_FAILED;
-				changed = 1;
-			}
-		}
 		if (dm->fd != -1)
 			close(dm->fd);
 		free(dm->rcpts);
 		free(dm);
+		dj->msgs[i] = NULL;
 		if (--qm->active == 0)
 			attempt_done(qm);
 		else if (changed)
@@ -724,9 +836,9 @@ job_done(struct delivery_job *dj, void *arg)
 	}
 	j->dest->active--;
 	active_jobs--;
-	free(dj->msgs);
-	free(j->destkey);
-	free(j);
+	j->ended = 1;
+	if (j->waits == 0)
+		qjob_free(j);
 	schedule_soon(0);
 }
 
@@ -774,6 +886,7 @@ job_fill_route(struct qjob *j, const struct route_conf *r, const char *domain,
 		dr->tls = TLS_LEVEL_NONE;	/* the last handshake failed */
 	dr->username = r->username;
 	dr->password = r->password;
+	dr->ca_store = r->ca_store;
 }
 
 /* Adds qm's pending recipients for one next hop to the job j. */
@@ -800,7 +913,8 @@ job_add_msg(struct qjob *j, struct qmsg *qm, const char *key)
 			dm->rcpts[dm->nrcpts++].addr = qm->rcpts[i].addr;
 	}
 	if ((dm->fd = spool_open_message(qm->id)) == -1) {
-		log_errx("queue=%s event=open error=\"%s\"", qm->id, strerror(errno));
+		log_errx("queue=%s event=open error=%s", qm->id,
+		    log_str(strerror(errno)));
 		qm->next = time(NULL) + conf->queue_retry_min;
 		free(dm->rcpts);
 		free(dm);
@@ -821,9 +935,7 @@ job_start(const char *key, void *value, void *arg)
 		/* Every message's file failed to open: nothing to carry. */
 		j->dest->active--;
 		active_jobs--;
-		free(j->dj.msgs);
-		free(j->destkey);
-		free(j);
+		qjob_free(j);
 	} else {
 		j->dj.nmsgs = j->n;
 		delivery_start(&j->dj);
@@ -872,8 +984,10 @@ tick_msg(struct qmsg *qm, struct map *building, time_t now)
 		    sizeof(struct delivery_msg *));
 		j->dest = d;
 		j->destkey = xstrdup(key);
+		j->conf = config_ref(conf);
 		job_fill_route(j, r, dom, now);
 		j->dj.done = job_done;
+		j->dj.msg_done = msg_done;
 		j->dj.arg = j;
 		d->active++;
 		active_jobs++;
@@ -990,29 +1104,37 @@ sort_queue(void)
 	free(v);
 }
 
-int
-queue_init(struct server *s)
+/* The delivery client's settings from the queue's configuration. */
+static void
+delivery_setup(void)
 {
 	struct delivery_conf dc;
-	struct qmsg *qm;
 
-	srv = s;
-	conf = s->conf;
-	map_init(&dests);
-	if (dns_init(s->base, conf->resolver) == -1)
-		return -1;
 	memset(&dc, 0, sizeof(dc));
 	dc.hostname = conf->hostname;
 	dc.connect_timeout = conf->queue_connect_timeout;
 	dc.command_timeout = conf->queue_command_timeout;
 	dc.data_timeout = conf->queue_data_timeout;
-	dc.ssl_ctx = s->client_ctx;
-	delivery_init(s->base, &dc);
+	dc.ssl_ctx = srv->client_ctx;
+	delivery_init(srv->base, &dc);
+}
+
+int
+queue_init(struct server *s)
+{
+	struct qmsg *qm;
+
+	srv = s;
+	conf = config_ref(s->conf);
+	map_init(&dests);
+	if (dns_init(s->base, conf->resolver) == -1)
+		return -1;
+	delivery_setup();
 	if ((tick_ev = evtimer_new(s->base, tick, NULL)) == NULL ||
 	    (incoming_ev = event_new(s->base, -1, 0, incoming_cb, NULL)) == NULL)
 		return -1;
 	if (spool_scan(load_one, NULL) == -1) {
-		log_errx("event=queue-load error=\"%s\"", strerror(errno));
+		log_errx("event=queue-load error=%s", log_str(strerror(errno)));
 		return -1;
 	}
 	sort_queue();
@@ -1021,6 +1143,18 @@ queue_init(struct server *s)
 	log_info("event=queue-load messages=%zu", nmsgs);
 	schedule_soon(0);
 	return 0;
+}
+
+void
+queue_reload(const struct config *c)
+{
+	const struct config *old = conf;
+
+	/* Jobs under way keep the configuration they were built from. */
+	conf = config_ref(c);
+	config_unref(old);
+	delivery_setup();
+	schedule_soon(0);
 }
 
 int
@@ -1044,8 +1178,8 @@ queue_shutdown(void)
 		if (qm->dirty && !qm->removing) {
 			buf = state_format(qm);
 			if (spool_state_write(qm->id, buf, strlen(buf)) == -1)
-				log_errx("queue=%s event=state-write error=\"%s\"",
-				    qm->id, strerror(errno));
+				log_errx("queue=%s event=state-write error=%s",
+				    qm->id, log_str(strerror(errno)));
 			free(buf);
 		}
 	incoming_cb(-1, 0, NULL);	/* committed after the loop's last turn */
@@ -1062,6 +1196,8 @@ queue_shutdown(void)
 		event_free(tick_ev);
 	tick_ev = NULL;
 	dns_shutdown();
+	config_unref(conf);
+	conf = NULL;
 }
 
 /*

@@ -18,8 +18,12 @@
 struct evbuffer;
 struct server;
 
+struct config;
+
 /* Loads what the spool holds (start-up, before the loop runs). */
 int	queue_init(struct server *);
+/* A reloaded configuration (loop 0): routes, retries, limits from now on. */
+void	queue_reload(const struct config *);
 /* Starts no more deliveries; returns how many are still running. */
 int	queue_stop(void);
 /* After the loop and the workers have stopped: writes what is pending. */

@@ -1,7 +1,9 @@
 /*
  * server.h - what the daemon's modules share: the configuration, the event
  * base, TLS contexts, worker pools and counters.  Made once in main.c and
- * handed down; nothing here is owned by the modules that read it.
+ * handed down; nothing here is owned by the modules that read it.  A
+ * reload (server.c) swaps the configuration and the server TLS context:
+ * other threads take them through server_conf() and server_ssl_new().
  */
 #ifndef SUBMITD_SERVER_H
 #define SUBMITD_SERVER_H
@@ -53,13 +55,17 @@ struct loop {
 	int			 commits;	/* messages being fsynced now */
 	struct event		*ev_stop;
 	struct event		*ev_stop_check;
-	int			 stop_ticks;
+	int			 stop_ticks;	/* of 100 ms since the stop */
+	int			 told;		/* sessions were told 421 */
+	int			 told_tick;
 	pthread_t		 thread;
 	TAILQ_HEAD(, session)	 sessions;	/* owned by session.c */
 };
 
 struct server {
-	const struct config	*conf;
+	pthread_mutex_t		 lock;		/* conf and ssl_ctx */
+	const struct config	*conf;		/* current; loop 0 may read it as is */
+	const struct config	*start_conf;	/* listeners', kept to the end */
 	SSL_CTX			*ssl_ctx;	/* server side */
 	SSL_CTX			*client_ctx;	/* delivery */
 	struct loop		*loops;
@@ -69,5 +75,15 @@ struct server {
 	struct worker_pool	*io_pool;
 	struct server_stats	 stats;
 };
+
+/* A reference to the current configuration (config_unref it).  Any thread. */
+const struct config *server_conf(struct server *);
+/* A new SSL for an accepted connection from the current context.  Any thread. */
+SSL	*server_ssl_new(struct server *);
+/*
+ * Reads the configuration file again and applies it (loop 0): new sessions
+ * get it, open ones keep theirs.  -1 with why when the old one stays.
+ */
+int	 server_reload(struct server *, char *why, size_t whylen);
 
 #endif

@@ -23,6 +23,15 @@ void	session_start(struct loop *, evutil_socket_t fd,
 	    const struct sockaddr *peer, int peerlen,
 	    const struct listen_conf *);
 
+/* Sessions open on loop (its thread). */
+int	session_count(struct loop *);
+/*
+ * The daemon stops: every session on loop is told "421 4.3.2" and closed,
+ * as soon as it is not waiting for a commit or a SASL step.  Returns how
+ * many were told.
+ */
+int	session_stop_all(struct loop *);
+
 /*
  * Frees every session still open on loop: at exit, after the loop and the
  * worker threads have stopped, so that no job still holds one.

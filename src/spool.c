@@ -2,7 +2,10 @@
  * spool.c - queue files: create, write, commit, abort.
  *
  * All paths are relative to directory descriptors opened once at start-up,
- * so the daemon never builds a path from network input.
+ * so the daemon never builds a path from network input.  Root only ever
+ * makes sure the spool directory itself exists and belongs to the daemon's
+ * user (util/files.c); everything inside it is opened, made, cleaned and
+ * removed as that user, without following links.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,33 +17,51 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "spool.h"
+#include "util/files.h"
 #include "util/xalloc.h"
 
 #define SPOOL_LINE_MAX	1024		/* longer than any envelope line */
 #define SPOOL_STATE_MAX	(256 * 1024)	/* a state file: a line per recipient */
 
+static int spool_dirfd = -1;
 static int tmp_dirfd = -1;
 static int queue_dirfd = -1;
 static int state_dirfd = -1;
+static char spool_path[1024];
 
+/* A subdirectory of the spool, ours, never a link (as the daemon's user). */
 static int
-open_subdir(int parent, const char *name, uid_t uid, gid_t gid)
+open_subdir(const char *name)
 {
+	struct stat st;
 	int fd;
 
-	if (mkdirat(parent, name, 0700) == -1 && errno != EEXIST)
-		return -1;
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd != -1 && geteuid() == 0 && fchown(fd, uid, gid) == -1) {
+	if (mkdirat(spool_dirfd, name, 0700) == -1 && errno != EEXIST)
+		goto fail;
+	fd = openat(spool_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		goto fail;
+	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_errx("event=spool-init dir=%s/%s error=\"not owned by the "
+		    "daemon's user, or writable by others\"", log_str(spool_path),
+		    name);
 		close(fd);
 		return -1;
 	}
 	return fd;
+fail:
+	log_errx("event=spool-init dir=%s/%s error=%s", log_str(spool_path), name,
+	    log_str(errno == ELOOP ? "a symbolic link; refusing to follow it" :
+	    strerror(errno)));
+	return -1;
 }
 
 /* Anything in tmp/ was never acknowledged: the client will send it again. */
@@ -60,35 +81,86 @@ clean_tmp(void)
 		if (de->d_name[0] == '.')
 			continue;
 		if (unlinkat(tmp_dirfd, de->d_name, 0) == 0)
-			log_info("event=spool-clean file=tmp/%s reason=unfinished",
-			    de->d_name);
+			log_info("event=spool-clean file=%s reason=unfinished",
+			    log_str(de->d_name));
 	}
 	closedir(d);
 }
 
 int
-spool_init(const char *dir, uid_t uid, gid_t gid)
+spool_prepare(const char *dir, uid_t uid, gid_t gid)
 {
+	char why[512];
+
+	snprintf(spool_path, sizeof(spool_path), "%s", dir);
+	if ((spool_dirfd = files_own_dir(dir, uid, gid, 0700, why,
+	    sizeof(why))) == -1) {
+		log_errx("event=spool-init dir=%s error=%s", log_str(dir),
+		    log_str(why));
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_init(void)
+{
+	if ((tmp_dirfd = open_subdir("tmp")) == -1 ||
+	    (queue_dirfd = open_subdir("queue")) == -1 ||
+	    (state_dirfd = open_subdir("state")) == -1)
+		return -1;
+	clean_tmp();
+	return 0;
+}
+
+int
+spool_free_space(long long *bytes)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(spool_dirfd, &sv) == -1)
+		return -1;
+	*bytes = (long long)sv.f_bavail * (long long)sv.f_frsize;
+	return 0;
+}
+
+int
+spool_secret(const char *name, unsigned char *buf, size_t len)
+{
+	ssize_t n;
 	int fd;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+	fd = openat(spool_dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd != -1) {
+		n = read(fd, buf, len);
+		close(fd);
+		if (n == (ssize_t)len)
+			return 0;
+		log_errx("event=spool-init file=%s error=\"shorter than %zu "
+		    "octets\"", name, len);
+		return -1;
+	}
+	if (errno != ENOENT)
 		goto fail;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	/* Made once; written under a temporary name so a crash leaves none. */
+	arc4random_buf(buf, len);
+	unlinkat(spool_dirfd, "secret.new", 0);
+	fd = openat(spool_dirfd, "secret.new", O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
 		goto fail;
-	if (geteuid() == 0 && fchown(fd, uid, gid) == -1) {
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) == -1) {
 		close(fd);
 		goto fail;
 	}
-	tmp_dirfd = open_subdir(fd, "tmp", uid, gid);
-	queue_dirfd = open_subdir(fd, "queue", uid, gid);
-	state_dirfd = open_subdir(fd, "state", uid, gid);
 	close(fd);
-	if (tmp_dirfd == -1 || queue_dirfd == -1 || state_dirfd == -1)
+	if (renameat(spool_dirfd, "secret.new", spool_dirfd, name) == -1 ||
+	    fsync(spool_dirfd) == -1)
 		goto fail;
-	clean_tmp();
 	return 0;
 fail:
-	log_errx("event=spool-init dir=%s error=\"%s\"", dir, strerror(errno));
+	log_errx("event=spool-init file=%s error=%s", name,
+	    log_str(strerror(errno)));
 	return -1;
 }
 
@@ -352,8 +424,8 @@ dir_each(int dirfd, void (*fn)(const char *, void *), void *arg)
 static void
 orphan_state(const char *id, void *arg)
 {
-	if (faccessat(queue_dirfd, id, F_OK, 0) == -1 && errno == ENOENT &&
-	    unlinkat(state_dirfd, id, 0) == 0)
+	if (faccessat(queue_dirfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT && unlinkat(state_dirfd, id, 0) == 0)
 		log_info("event=spool-clean file=state/%s reason=orphan", id);
 }
 
@@ -394,7 +466,7 @@ spool_open_message(const char *id)
 		errno = EINVAL;
 		return -1;
 	}
-	return openat(queue_dirfd, id, O_RDONLY | O_CLOEXEC);
+	return openat(queue_dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 
@@ -478,27 +550,40 @@ spool_state_write(const char *id, const char *buf, size_t len)
 {
 	char tmp[SPOOL_ID_LEN + 8];
 	ssize_t n;
-	int fd;
+	int fd, e;
 
 	snprintf(tmp, sizeof(tmp), "%s.new", id);
-	fd = openat(state_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = openat(state_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
 	while (len > 0) {
 		if ((n = write(fd, buf, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			close(fd);
-			return -1;
+			goto fail;
 		}
 		buf += n;
 		len -= n;
 	}
-	if (fsync(fd) == -1 || close(fd) == -1 ||
-	    renameat(state_dirfd, tmp, state_dirfd, id) == -1 ||
-	    fsync(state_dirfd) == -1)
-		return -1;
-	return 0;
+	if (fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(state_dirfd, tmp, state_dirfd, id) == -1)
+		goto fail;
+	return fsync(state_dirfd);
+fail:
+	/* The old state file stays as it was; the half-written one goes. */
+	e = errno;
+	if (fd != -1)
+		close(fd);
+	unlinkat(state_dirfd, tmp, 0);
+	errno = e;
+	return -1;
 }
 
 char *
@@ -508,7 +593,7 @@ spool_state_read(const char *id)
 	ssize_t n;
 	int fd;
 
-	if ((fd = openat(state_dirfd, id, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = openat(state_dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return NULL;
 	if ((buf = malloc(SPOOL_STATE_MAX + 1)) == NULL) {
 		close(fd);

@@ -29,6 +29,7 @@
 #ifndef SUBMITD_SPOOL_H
 #define SUBMITD_SPOOL_H
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <time.h>
@@ -72,10 +73,24 @@ struct spool_entry {
 };
 
 /*
- * Creates dir, tmp/ and queue/ (owned by uid:gid when run as root) and
- * removes what a crash left in tmp/.
+ * Before the privileges are dropped: makes sure dir exists and is the
+ * daemon's (util/files.c's rules), and keeps a descriptor of it.
  */
-int	spool_init(const char *dir, uid_t uid, gid_t gid);
+int	spool_prepare(const char *dir, uid_t uid, gid_t gid);
+/*
+ * As the daemon's user: opens (makes) tmp/, queue/ and state/, refusing
+ * links, and removes what a crash left in tmp/.
+ */
+int	spool_init(void);
+/*
+ * len random octets kept in the spool as name (made on first use, 0600):
+ * a secret that survives restarts.
+ */
+int	spool_secret(const char *name, unsigned char *buf, size_t len);
+/* Octets free for the daemon in the spool's file system. */
+int	spool_free_space(long long *bytes);
+/* Is this errno a full disk or quota (the client hears 452 4.3.1)? */
+#define SPOOL_ERRNO_FULL(e)	((e) == ENOSPC || (e) == EDQUOT)
 /* Opens tmp/ID and writes the envelope.  -1 with errno set. */
 int	spool_open(struct spool_file *, const struct spool_envelope *);
 /* Appends message bytes (buffered); a failure is remembered in f->error. */

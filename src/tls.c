@@ -6,6 +6,7 @@
  * (CRIME) and renegotiation are off.  Buffers are released while a
  * connection is idle, which is most of an SMTP session's life.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,26 +36,80 @@ tls_error(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 }
 
+/* A memory BIO over a PEM buffer (read-only, not copied). */
+static BIO *
+pem_bio(const char *pem, size_t len)
+{
+	return BIO_new_mem_buf(pem, len > INT_MAX ? -1 : (int)len);
+}
+
+/*
+ * The leaf certificate, its chain and the key, from PEM in memory: read by
+ * config.c (util/files.c's rules), never by OpenSSL from a path.
+ */
+static int
+ctx_use_pem(SSL_CTX *ctx, const char *cert, size_t certlen, const char *key,
+    size_t keylen, char *err, size_t errlen)
+{
+	BIO *b = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pk = NULL;
+	int rc = TLS_PEM_BAD_CERT;
+
+	if ((b = pem_bio(cert, certlen)) == NULL ||
+	    (x = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL)) == NULL) {
+		tls_error(err, errlen, "cannot load the certificate chain");
+		goto done;
+	}
+	if (SSL_CTX_use_certificate(ctx, x) != 1) {
+		tls_error(err, errlen, "cannot use the certificate");
+		goto done;
+	}
+	SSL_CTX_clear_chain_certs(ctx);
+	for (;;) {
+		X509 *ca = PEM_read_bio_X509(b, NULL, NULL, NULL);
+
+		if (ca == NULL)
+			break;
+		if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+			X509_free(ca);
+			tls_error(err, errlen, "cannot load the certificate chain");
+			goto done;
+		}
+	}
+	ERR_clear_error();	/* the end of the chain reads as an error */
+	BIO_free(b);
+	rc = TLS_PEM_BAD_KEY;
+	if ((b = pem_bio(key, keylen)) == NULL ||
+	    (pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL) {
+		tls_error(err, errlen, "cannot load the private key");
+		goto done;
+	}
+	if (SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		tls_error(err, errlen, "the key does not match the certificate");
+		goto done;
+	}
+	rc = 0;
+done:
+	BIO_free(b);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
 int
-tls_check_files(const char *cert, const char *key, char *err, size_t errlen)
+tls_check_pem(const char *cert, size_t certlen, const char *key,
+    size_t keylen, char *err, size_t errlen)
 {
 	SSL_CTX *ctx;
-	int rc = -1;
+	int rc;
 
-	if (cert == NULL || key == NULL)
-		return 0;	/* reported as missing elsewhere */
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		tls_error(err, errlen, "cannot create a TLS context");
-		return -1;
+		return TLS_PEM_BAD_CERT;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
-		tls_error(err, errlen, "cannot load the certificate chain");
-	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-		tls_error(err, errlen, "cannot load the private key");
-	else if (SSL_CTX_check_private_key(ctx) != 1)
-		tls_error(err, errlen, "the key does not match the certificate");
-	else
-		rc = 0;
+	rc = ctx_use_pem(ctx, cert, certlen, key, keylen, err, errlen);
 	SSL_CTX_free(ctx);
 	return rc;
 }
@@ -78,12 +133,9 @@ tls_server_ctx_new(const struct config *conf)
 		tls_error(err, sizeof(err), "cannot set the cipher list");
 		goto fail;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls_certificate) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, conf->tls_key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		tls_error(err, sizeof(err), "cannot load the certificate and key");
+	if (ctx_use_pem(ctx, conf->tls_cert_pem, conf->tls_cert_len,
+	    conf->tls_key_pem, conf->tls_key_len, err, sizeof(err)) != 0)
 		goto fail;
-	}
 	/*
 	 * No session cache and no TLS 1.3 tickets: SMTP clients rarely resume,
 	 * a cache costs memory, and tickets that can never be redeemed cost a
@@ -93,10 +145,45 @@ tls_server_ctx_new(const struct config *conf)
 	SSL_CTX_set_num_tickets(ctx, 0);
 	return ctx;
 fail:
-	log_errx("event=tls-init error=\"%s\" certificate=%s", err,
-	    conf->tls_certificate);
+	log_errx("event=tls-init error=%s certificate=%s", log_str(err),
+	    log_str(conf->tls_certificate));
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+void *
+tls_store_new(const char *pem, size_t len, char *err, size_t errlen)
+{
+	X509_STORE *st = X509_STORE_new();
+	BIO *b = pem_bio(pem, len);
+	X509 *x;
+	int n = 0;
+
+	if (st == NULL || b == NULL) {
+		tls_error(err, errlen, "out of memory");
+		X509_STORE_free(st);
+		BIO_free(b);
+		return NULL;
+	}
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(st, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	if (n == 0) {
+		snprintf(err, errlen, "no certificate in it");
+		X509_STORE_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void
+tls_store_free(void *st)
+{
+	X509_STORE_free(st);
 }
 
 SSL_CTX *
@@ -107,7 +194,7 @@ tls_client_ctx_new(void)
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		tls_error(err, sizeof(err), "cannot create a TLS client context");
-		log_errx("event=tls-init error=\"%s\"", err);
+		log_errx("event=tls-init error=%s", log_str(err));
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);

@@ -10,11 +10,14 @@
  * lines included, dropped when the list names them; the input itself when
  * nothing is to be stripped); rewriting it again changes nothing; the
  * error agrees with the lines; every address is a NUL-terminated
- * "local@domain" within SMTP_ADDR_MAX, domain lowercased.
+ * "local@domain" within SMTP_ADDR_MAX, domain lowercased.  Each input is
+ * rewritten twice: without, and with an authserv-id whose
+ * Authentication-Results fields must go.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "headers.h"
 
@@ -82,42 +85,86 @@ name_len(const char *s, size_t len)
 	return i < len && s[i] == ':' ? i : 0;
 }
 
+/* Is the field at in[pos..end) (name of nlen, folded lines included) an
+ * Authentication-Results field that claims authserv_id, or unreadable? */
+static int
+authres_drop(const char *in, size_t pos, size_t end, size_t nlen,
+    const char *authserv_id)
+{
+	static const char ar[] = "authentication-results";
+	static const char arc[] = "arc-authentication-results";
+	char id[256];
+	size_t i;
+	int is_arc;
+
+	if (authserv_id == NULL)
+		return 0;
+	if (nlen == sizeof(ar) - 1)
+		is_arc = 0;
+	else if (nlen == sizeof(arc) - 1)
+		is_arc = 1;
+	else
+		return 0;
+	for (i = 0; i < nlen; i++)
+		if ((in[pos + i] | (in[pos + i] >= 'A' && in[pos + i] <= 'Z' ?
+		    0x20 : 0)) != (is_arc ? arc : ar)[i])
+			return 0;
+	/* The body as hdr_rewrite sees it: after the colon, to the last text. */
+	if (end >= 2 && in[end - 2] == '\r' && in[end - 1] == '\n')
+		end -= 2;
+	if (hdr_authserv_id(in + pos + nlen + 1, end - pos - nlen - 1, is_arc, id,
+	    sizeof(id)) == -1)
+		return 1;
+	return strcasecmp(id, authserv_id) == 0;
+}
+
 /*
  * Rewrites in[0..len) the simple way into want and checks out against it:
  * a field is its first line and every line after it that starts with SP or
- * HTAB (RFC 5322 §2.2.3), and goes whole if its name is on the list.  Also
- * the error that the lines alone imply: any line that is neither a field
- * nor a continuation of one is HDR_ERR_SYNTAX, which comes first.
+ * HTAB (RFC 5322 §2.2.3), and goes whole if its name is on the list (or it
+ * is an Authentication-Results field claiming authserv_id).  Also the error
+ * that the lines alone imply: any line that is neither a field nor a
+ * continuation of one is HDR_ERR_SYNTAX, which comes first.
  */
 static void
 check_lines(const char *in, size_t len, const char *out, size_t olen,
-    size_t list, const struct hdr_info *info)
+    size_t list, const char *authserv_id, const struct hdr_info *info)
 {
 	char *want;
-	size_t pos, next, wlen = 0, nlen, nfrom = 0;
-	int skip = 0, syntax = 0;
+	size_t pos, next, wlen = 0, nlen, nfrom = 0, fstart = 0, fnlen = 0;
+	size_t fout = 0;
+	int syntax = 0, open = 0;
 
 	if ((want = malloc(len > 0 ? len : 1)) == NULL)
 		abort();
-	for (pos = 0; pos < len; pos = next) {
-		next = line_end(in, len, pos);
-		if (in[pos] == ' ' || in[pos] == '\t')
+	for (pos = 0; pos <= len; pos = next) {
+		next = pos < len ? line_end(in, len, pos) : len + 1;
+		if (pos < len && (in[pos] == ' ' || in[pos] == '\t')) {
 			syntax |= pos == 0;
-		else if ((nlen = name_len(in + pos, next - pos)) == 0) {
-			syntax = 1;
-			skip = 0;
 		} else {
-			skip = hdr_name_matches(in + pos, nlen,
-			    lists[list].names, lists[list].n);
-			nfrom += nlen == 4 && (in[pos] | 0x20) == 'f' &&
-			    (in[pos + 1] | 0x20) == 'r' &&
-			    (in[pos + 2] | 0x20) == 'o' &&
-			    (in[pos + 3] | 0x20) == 'm';
+			/* The field before ends here: keep it or drop it. */
+			if (open && (hdr_name_matches(in + fstart, fnlen,
+			    lists[list].names, lists[list].n) ||
+			    authres_drop(in, fstart, pos, fnlen, authserv_id)))
+				wlen = fout;
+			open = 0;
+			if (pos == len)
+				break;
+			if ((nlen = name_len(in + pos, next - pos)) == 0)
+				syntax = 1;
+			else {
+				open = 1;
+				fstart = pos;
+				fnlen = nlen;
+				fout = wlen;
+				nfrom += nlen == 4 && (in[pos] | 0x20) == 'f' &&
+				    (in[pos + 1] | 0x20) == 'r' &&
+				    (in[pos + 2] | 0x20) == 'o' &&
+				    (in[pos + 3] | 0x20) == 'm';
+			}
 		}
-		if (!skip) {
-			memcpy(want + wlen, in + pos, next - pos);
-			wlen += next - pos;
-		}
+		memcpy(want + wlen, in + pos, next - pos);
+		wlen += next - pos;
 	}
 	if (olen != wlen || memcmp(out, want, wlen) != 0)
 		abort();
@@ -175,29 +222,36 @@ check_addrs(int n, char addrs[][SMTP_ADDR_MAX + 1], size_t max,
 }
 
 static void
-fuzz_rewrite(const char *buf, size_t size, size_t list)
+fuzz_rewrite(const char *buf, size_t size, size_t list, const char *authserv)
 {
 	struct hdr_info info, again;
 	char *out, *out2;
-	size_t n, n2;
+	size_t n, n2, i;
 
 	if ((out = malloc(size > 0 ? size : 1)) == NULL ||
 	    (out2 = malloc(size > 0 ? size : 1)) == NULL)
 		abort();
 	memset(&info, 0xa5, sizeof(info));
-	n = hdr_rewrite(buf, size, lists[list].names, lists[list].n, out,
-	    &info);
-	if (n > size || (lists[list].n == 0 &&
+	n = hdr_rewrite(buf, size, lists[list].names, lists[list].n, authserv,
+	    out, &info);
+	if (n > size || (lists[list].n == 0 && authserv == NULL &&
 	    (n != size || memcmp(out, buf, size) != 0)))
 		abort();
-	check_lines(buf, size, out, n, list, &info);
+	check_lines(buf, size, out, n, list, authserv, &info);
+	if (info.nident > HDR_IDENT_MAX)
+		abort();
+	for (i = 0; i < info.nident; i++)
+		if (memchr(info.ident[i].addr, '\0', SMTP_ADDR_MAX + 1) == NULL ||
+		    strchr(info.ident[i].addr, '@') == NULL ||
+		    !holds(buf, size, info.ident[i].addr))
+			abort();
 	if (info.error > HDR_ERR_FROM_SYNTAX || info.nfrom > HDR_FROM_MAX ||
 	    (info.error == HDR_OK) != (info.nfrom > 0))
 		abort();
 	check_addrs(info.nfrom > 0 ? (int)info.nfrom : -1, info.from,
 	    HDR_FROM_MAX, buf, size);
-	n2 = hdr_rewrite(out, n, lists[list].names, lists[list].n, out2,
-	    &again);
+	n2 = hdr_rewrite(out, n, lists[list].names, lists[list].n, authserv,
+	    out2, &again);
 	if (n2 != n || memcmp(out, out2, n) != 0)
 		abort();
 	free(out);
@@ -222,7 +276,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data + 1, size);
 
 	check_section_len(buf, size);
-	fuzz_rewrite(buf, size, list);
+	fuzz_rewrite(buf, size, list, NULL);
+	fuzz_rewrite(buf, size, list, "relay.example.test");
 	memset(addrs, 0xa5, sizeof(addrs));
 	n = hdr_parse_from(buf, size, addrs, max);
 	check_addrs(n, addrs, max, buf, size);

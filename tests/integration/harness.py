@@ -311,7 +311,8 @@ class Env:
                      "sasldb": self.sasldb, "pwcheck": "auxprop"},
             "limits": {"message_size": 10000000, "recipients": 100,
                        "errors": 10},
-            "timeouts": {"command": 300, "data": 180, "handshake": 30},
+            "timeouts": {"command": 300, "data": 180, "handshake": 30,
+                         "drain": 1},
             "relay": {"smarthost": "[127.0.0.1]:%d" % self.relay_port},
         }
         for key, value in overrides.items():
@@ -370,9 +371,11 @@ class DaemonError(AssertionError):
 class Daemon:
     """The submitd process under test: `submitd -d -f CONF`, output to a log."""
 
-    def __init__(self, env, binary=None, environ=None):
+    def __init__(self, env, binary=None, environ=None, netns=None):
         self.env = env
         self.binary = binary or daemon_binary()
+        # netns: a netns.NetNS to run in (its start-up probe goes there too).
+        self.netns = netns
         # environ: variables added to the daemon's environment (e.g.
         # SSL_CERT_FILE for a test CA).
         self.environ = dict(environ or {})
@@ -388,7 +391,9 @@ class Daemon:
                            if os.path.exists(self.env.log_path) else 0)
         self.killed = False
         logf = open(self.env.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "-d", "-f", self.env.conf],
+        prefix = self.netns.prefix if self.netns else []
+        self.proc = subprocess.Popen(prefix + [self.binary, "-d", "-f",
+                                               self.env.conf],
                                      stdin=subprocess.DEVNULL, stdout=logf,
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True,
@@ -409,7 +414,12 @@ class Daemon:
                                   % (self.proc.returncode, self.log()))
             addr, port = pending[0]
             try:
-                socket.create_connection((addr, port), timeout=1).close()
+                probe = (lambda: socket.create_connection((addr, port),
+                                                          timeout=1).close())
+                if self.netns:
+                    self.netns.call(probe)
+                else:
+                    probe()
                 pending.pop(0)
                 continue
             except OSError:

@@ -7,8 +7,11 @@ server (dnsmasq), all on loopback.
                   a dict, replies chosen per recipient (rcpt_reply) or per
                   message (data_reply); records what arrives (Arrival: the
                   envelope, the bytes, TLS version/cipher, AUTH login and
-                  which connection carried it).  start()/stop() may be called
-                  again on the same port: a next hop that goes down and up.
+                  which connection carried it) and how many connections are
+                  open right now (open_connections; mark_open()/peak_open
+                  for the most open at once over a stretch of time).
+                  start()/stop() may be called again on the same port: a
+                  next hop that goes down and up.
   DNS             dnsmasq on a free port of 127.0.0.1 with the records a test
                   asks for (MX, A, null MX); the daemon's `resolver` points at
                   it.  Stopped by pid.
@@ -37,7 +40,7 @@ import time
 import warnings
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 import harness as h
 
@@ -244,6 +247,33 @@ class _Handler:
                        session.peer)
 
 
+class _SMTP(SMTP):
+    """aiosmtpd's server protocol, one per connection, telling its Peer when
+    the connection opens and closes (connection_made comes again after
+    STARTTLS: the Peer keeps a set)."""
+
+    def __init__(self, peer, *args, **kw):
+        self._peer = peer
+        super().__init__(*args, **kw)
+
+    def connection_made(self, transport):
+        self._peer._opened(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error):
+        self._peer._closed(self)
+        super().connection_lost(error)
+
+
+class _Controller(Controller):
+    def __init__(self, peer, *args, **kw):
+        self._peer = peer
+        super().__init__(*args, **kw)
+
+    def factory(self):
+        return _SMTP(self._peer, self.handler, **self.SMTP_kwargs)
+
+
 class Peer:
     """An SMTP next hop (aiosmtpd) on host:port.
 
@@ -277,6 +307,8 @@ class Peer:
         self.data_reply = data_reply
         self.controller = None
         self._lock = threading.Lock()
+        self._open = set()          # _SMTP instances with a live connection
+        self._peak = 0
         self.reset()
 
     def reset(self):
@@ -303,6 +335,34 @@ class Peer:
         """Connections that said EHLO/HELO (the start-up probe does not)."""
         return len(self._servers)
 
+    def _opened(self, server):
+        with self._lock:
+            self._open.add(server)
+            self._peak = max(self._peak, len(self._open))
+
+    def _closed(self, server):
+        with self._lock:
+            self._open.discard(server)
+
+    @property
+    def open_connections(self):
+        """Connections open right now (the start-up probe included while
+        it lasts)."""
+        with self._lock:
+            return len(self._open)
+
+    def mark_open(self):
+        """Starts a stretch for peak_open; returns open_connections."""
+        with self._lock:
+            self._peak = len(self._open)
+            return self._peak
+
+    @property
+    def peak_open(self):
+        """The most connections open at once since mark_open()."""
+        with self._lock:
+            return self._peak
+
     def _authenticator(self, server, session, envelope, mechanism, data):
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
@@ -327,8 +387,8 @@ class Peer:
         kw = {}
         if self.users is not None:
             kw["authenticator"] = self._authenticator
-        self.controller = Controller(
-            _Handler(self), hostname=self.host, port=self.port,
+        self.controller = _Controller(
+            self, _Handler(self), hostname=self.host, port=self.port,
             server_hostname=self.name, ident="test peer", tls_context=ctx,
             require_starttls=False, auth_required=self.require_auth,
             auth_require_tls=self.auth_require_tls, ready_timeout=10,

@@ -400,7 +400,7 @@ class PlainNextHopTest(DeliveryTestCase):
                           r"\brelay=127\.0\.0\.1\[127\.0\.0\.1\]:%d"
                           % self.hop.port)
         self.assertLogged(r"\bqueue=%s rcpt=<bob@may\.test> " % qid,
-                          r'\btls="none"', r"\bresult=sent\b")
+                          r'\btls=none\b', r"\bresult=sent\b")
         self.wait_gone(qid)
 
     def test_none_delivers_in_clear(self):
@@ -409,7 +409,7 @@ class PlainNextHopTest(DeliveryTestCase):
         a = self.arrival(self.hop, t)
         self.assertIsNone(a.tls)
         self.assertLogged(r"\bqueue=%s rcpt=<bob@none\.test> " % qid,
-                          r'\btls="none"', r"\bresult=sent\b")
+                          r'\btls=none\b', r"\bresult=sent\b")
 
     def _not_delivered(self, level):
         t = tok()
@@ -480,7 +480,7 @@ class TLSHandshakeFailureTest(DeliveryTestCase):
         a = self.arrival(self.hop, t, timeout=15)
         self.assertIsNone(a.tls)
         self.assertLogged(r"\bqueue=%s rcpt=<bob@example\.org> " % qid,
-                          r'\btls="none"', r"\bresult=sent\b")
+                          r'\btls=none\b', r"\bresult=sent\b")
         self.wait_gone(qid)
 
 
@@ -583,8 +583,10 @@ SMARTHOST_PASSWORD = "Sm4rt-h0st pa$$word"
 
 class SmarthostAuthTest(DeliveryTestCase):
     """relay { username password_file }: a next hop that requires AUTH
-    (after STARTTLS).  The daemon's password is right; the peer's idea of
-    it changes to make it wrong."""
+    (after STARTTLS).  Credentials go only over TLS whose certificate is
+    verified (tls = "verify", here against relay.ca_file, a test CA).  The
+    daemon's password is right; the peer's idea of it changes to make it
+    wrong."""
 
     @classmethod
     def make_peers(cls, env):
@@ -593,17 +595,49 @@ class SmarthostAuthTest(DeliveryTestCase):
             f.write(SMARTHOST_PASSWORD + "\n")
         os.chmod(pw, 0o600)
         cls.password_file = pw
-        cls.hop = cls.peer(tls=(env.cert, env.key), require_auth=True,
+        cls.ca = peers.make_ca(env.dir)
+        signed = peers.make_signed(env.dir, cls.ca, "hop", ips=["127.0.0.1"])
+        cls.hop = cls.peer(tls=signed, require_auth=True,
                            users={SMARTHOST_LOGIN: SMARTHOST_PASSWORD}).start()
         # AUTH offered in clear: credentials must still not go out.
         cls.clear = cls.peer(users={SMARTHOST_LOGIN: SMARTHOST_PASSWORD},
                              require_auth=True, auth_require_tls=False).start()
-        return {"relay": {"smarthost": cls.hop.address,
-                          "username": SMARTHOST_LOGIN, "password_file": pw},
-                'route "clear.test"': {"host": cls.clear.address,
-                                       "username": SMARTHOST_LOGIN,
-                                       "password_file": pw},
+        # Someone on the path with a certificate of their own (the attack of
+        # issue 9 point 3): TLS works, the certificate does not verify.
+        cls.mitm = cls.peer(tls=(env.cert, env.key), require_auth=True,
+                            users={SMARTHOST_LOGIN: SMARTHOST_PASSWORD}).start()
+        auth = {"username": SMARTHOST_LOGIN, "password_file": pw,
+                "tls": "verify", "ca_file": cls.ca[0]}
+        return {"relay": dict(auth, smarthost=cls.hop.address),
+                'route "clear.test"': dict(auth, host=cls.clear.address),
+                'route "mitm.test"': dict(auth, host=cls.mitm.address),
                 "queue": SLOW_QUEUE}
+
+    def test_credentials_need_verify(self):
+        """submitd -n refuses credentials over a TLS level that does not
+        verify the next hop, and says what to write instead."""
+        for level in ("may", "encrypt", "none"):
+            conf = self.env.write_config(
+                path=os.path.join(self.env.dir, "level-%s.conf" % level),
+                **dict(self.env.overrides,
+                       relay={"smarthost": self.hop.address, "tls": level,
+                              "username": SMARTHOST_LOGIN,
+                              "password_file": self.password_file}))
+            p = subprocess.run([self.daemon.binary, "-n", "-f", conf],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn("relay.tls", p.stderr)
+            self.assertIn('tls = "verify"', p.stderr)
+
+    def test_unverified_peer_gets_no_password(self):
+        t = tok()
+        qid = self.send(message(t, "bob@mitm.test"), ["bob@mitm.test"])
+        self.wait_deferred(qid)
+        self.assertLogged(r"\bevent=tls-failed\b",
+                          r"certificate verification failed")
+        self.assertEqual(self.mitm.auth_attempts, [])
+        self.assertNotArrived(self.mitm, t, wait=0.3)
+        self.delete(qid)
 
     def test_password_file_mode(self):
         loose = os.path.join(self.env.dir, "loose.secret")
@@ -654,8 +688,8 @@ class SmarthostAuthTest(DeliveryTestCase):
         t = tok()
         qid = self.send(message(t, "bob@clear.test"), ["bob@clear.test"])
         self.wait_deferred(qid)
-        self.assertLogged(r"\bevent=auth-failed\b",
-                          r"refusing to send credentials in clear")
+        self.assertLogged(r"\bevent=tls-required\b",
+                          r"TLS required but not offered")
         self.assertEqual(self.clear.auth_attempts, [])
         self.assertNotArrived(self.clear, t, wait=0.3)
         self.delete(qid)

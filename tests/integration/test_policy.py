@@ -879,10 +879,12 @@ class GlobalConnectionsTest(AddressCase):
 class AuthLockoutTest(AddressCase):
     env_args = dict(limits={"auth_failures": 3, "auth_failure_window": 600,
                             "auth_ban": 60})
+    # Failures count per login too: the tarpit test has a login of its own.
+    users = {"alice": h.PASSWORD, "tarpit": h.PASSWORD}
 
-    def bad_login(self, c):
+    def bad_login(self, c, user=USER):
         start = time.monotonic()
-        r = c.login(password="Wr0ng-password", timeout=15)
+        r = c.login(user=user, password="Wr0ng-password", timeout=15)
         return r, time.monotonic() - start
 
     def test_ban_after_failures(self):
@@ -910,15 +912,16 @@ class AuthLockoutTest(AddressCase):
         self.authed(source="127.0.0.2")
 
     def test_tarpit(self):
+        login = "tarpit@" + h.DOMAIN
         c = self.tls("127.0.0.3")
-        r, first = self.bad_login(c)
+        r, first = self.bad_login(c, login)
         self.assertReply(r, 535, "5.7.8")
         self.assertLess(first, 1.0, "the first failure should not wait")
-        r, second = self.bad_login(c)
+        r, second = self.bad_login(c, login)
         self.refused(r, 535, "5.7.8", user=None, client="127.0.0.3")
         self.assertGreaterEqual(second, 1.0, "no tarpit before the second 535")
         # Slowed down, not locked out (2 failures < 3).
-        self.assertReply(c.login(timeout=15), 235)
+        self.assertReply(c.login(user=login, timeout=15), 235)
 
 
 class AuthWindowTest(AddressCase):

@@ -60,7 +60,7 @@ rewrite(const char *desc, const char *in, size_t len,
 	char *p = dup_range(in, len), *out = alloc(len);
 	size_t n;
 
-	n = hdr_rewrite(p, len, strip, nstrip, out, &info);
+	n = hdr_rewrite(p, len, strip, nstrip, NULL, out, &info);
 	CHECK(n == strlen(want) && memcmp(out, want, n) == 0 &&
 	    info.error == werr, "rewrite: %s (error %s, %zu bytes out)",
 	    desc, errname[info.error], n);
@@ -208,7 +208,7 @@ test_body(void)
 	sl = hdr_section_len(p, sizeof(msg) - 1);
 	CHECK(sl == 37, "body: section ends at the empty line");
 	out = alloc(sl - 2);
-	n = hdr_rewrite(p, sl - 2, LIST(received), out, &info);
+	n = hdr_rewrite(p, sl - 2, LIST(received), NULL, out, &info);
 	CHECK(n == 22 && memcmp(out, "From: a@example.test\r\n", n) == 0 &&
 	    memcmp(p + sl, "Received: in the body\r\n", 23) == 0,
 	    "body: never passed in, never touched");
@@ -402,7 +402,7 @@ test_garbage(void)
 			    1)] : (char)c;
 		}
 		o = alloc(len);
-		n = hdr_rewrite(in, len, LIST(froms), o, &info);
+		n = hdr_rewrite(in, len, LIST(froms), NULL, o, &info);
 		bad |= n > len || info.nfrom > HDR_FROM_MAX;
 		(void)hdr_section_len(in, len);
 		c = hdr_parse_from(in, len, out, HDR_FROM_MAX);
@@ -415,7 +415,7 @@ test_garbage(void)
 		char b = (char)c;
 
 		in = dup_range(&b, 1);
-		n = hdr_rewrite(in, 1, LIST(froms), in, &info);
+		n = hdr_rewrite(in, 1, LIST(froms), NULL, in, &info);
 		(void)hdr_parse_from(in, 1, out, HDR_FROM_MAX);
 		(void)hdr_section_len(in, 1);
 		bad |= n > 1;

@@ -1,0 +1,341 @@
+/*
+ * session_data.c - the DATA command (RFC 5321 §4.1.1.4) of the SMTP server.
+ *
+ * The dot-stuffed stream goes through the pure reader (message.c), which
+ * refuses the smuggling tricks; the header section is held (up to
+ * limits.header_size) until it is complete, checked (From:, Sender: and
+ * Resent-* must name addresses the login owns) and rewritten (headers.c,
+ * then our own Received, Message-ID and Date); everything after streams to
+ * the spool file, so memory stays fixed whatever the size.  At the final
+ * dot the file is committed on a worker (write, fsync, rename, directory
+ * fsync) and only then does the client hear "250 queued".  A full disk is
+ * "452 4.3.1", never a lost message.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "config.h"
+#include "headers.h"
+#include "queue.h"
+#include "session_int.h"
+
+#define DATA_CHUNK	16384
+
+static void	headers_end(struct session *, size_t, int);
+
+/* The reply for a spool failure with errno e. */
+static const char *
+spool_error_reply(int e)
+{
+	return SPOOL_ERRNO_FULL(e) ? "452 4.3.1 Insufficient system storage" :
+	    "451 4.3.0 Queue file write error";
+}
+
+void
+session_cmd_data(struct session *s, const struct smtp_cmd *c)
+{
+	struct spool_envelope env;
+
+	if (!s->have_from) {
+		session_reply(s, "503 5.5.1 Need MAIL command first");
+		return;
+	}
+	if (s->nrcpts == 0) {
+		session_reply(s, "554 5.5.1 No valid recipients");
+		return;
+	}
+	s->arrival = time(NULL);
+	memset(&env, 0, sizeof(env));
+	env.login = s->login;
+	env.client = s->client;
+	env.helo = s->helo;
+	env.tls = s->tls_desc;
+	env.from = s->from;
+	env.rcpts = s->rcpts;
+	env.nrcpts = s->nrcpts;
+	env.arrival = s->arrival;
+	if (spool_open(&s->spool, &env) == -1) {
+		log_errx("session=%s event=spool-open error=%s", s->id,
+		    log_str(strerror(errno)));
+		session_reply(s, "%s", spool_error_reply(errno));
+		return;
+	}
+	s->spool_open = 1;
+	msg_reader_init(&s->reader, s->conf->message_size);
+	s->reader.normalize_lf = s->conf->bare_lf_normalize;
+	if ((s->hdr = malloc(s->conf->header_size)) == NULL) {
+		session_txn_reset(s);
+		session_reply(s, "452 4.3.0 Insufficient system resources");
+		return;
+	}
+	s->hdrlen = 0;
+	s->in_headers = 1;
+	s->refusal = NULL;
+	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	s->state = S_DATA;
+	session_set_timeout(s, s->conf->timeout_data);
+}
+
+static void
+commit_work(struct worker_job *job)
+{
+	struct session *s = SESSION_OF_JOB(job);
+
+	s->commit_rc = spool_commit(&s->spool);
+	s->commit_errno = errno;
+}
+
+static void
+commit_done(struct worker_job *job)
+{
+	struct session *s = SESSION_OF_JOB(job);
+
+	s->job_pending = 0;
+	s->loop->commits--;
+	if (s->commit_rc == -1) {
+		log_errx("session=%s queue=%s event=spool-commit error=%s",
+		    s->id, s->spool.id, log_str(strerror(s->commit_errno)));
+		if (!s->dead)
+			session_reply(s, "%s", spool_error_reply(s->commit_errno));
+	} else {
+		s->spool_open = 0;	/* it is the queue's now */
+		s->messages++;
+		STAT_ADD(s->srv, messages, 1);
+		STAT_ADD(s->srv, bytes, s->spool.size);
+		log_info("session=%s queue=%s action=accept user=%s client=%s "
+		    "from=%s rcpts=%zu size=%zu tls=%s cipher=%s", s->id,
+		    s->spool.id, log_str(s->login), s->client, log_addr(s->from),
+		    s->nrcpts, s->spool.size, s->tls_version, s->tls_cipher);
+		queue_add(s->spool.id, s->from, s->rcpts, s->nrcpts, s->arrival,
+		    s->spool.body_offset, s->spool.size);
+		if (!s->dead)
+			session_reply(s, "250 2.0.0 Ok: queued as %s", s->spool.id);
+	}
+	session_txn_reset(s);
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	session_resume(s);
+}
+
+static void
+data_end(struct session *s)
+{
+	s->verb = "DATA";
+	if (s->reader.error == MSG_OK && s->in_headers && s->refusal == NULL)
+		headers_end(s, s->hdrlen, 0);	/* a message with no body */
+	if (s->reader.error == MSG_OK && s->refusal == NULL && s->spool.error)
+		s->refusal = spool_error_reply(s->spool.error);
+	if (s->reader.error == MSG_OK && s->refusal == NULL)
+		s->refusal = policy_take_message(s->login, s->nrcpts,
+		    s->refusal_buf);
+	if (s->reader.error != MSG_OK || s->refusal != NULL) {
+		session_reply(s, "%s", s->reader.error != MSG_OK ?
+		    msg_error_reply(s->reader.error) : s->refusal);
+		session_txn_reset(s);
+		s->state = S_CMD;
+		session_set_timeout(s, s->conf->timeout_command);
+		return;
+	}
+	s->job.work = commit_work;
+	s->job.done = commit_done;
+	s->job_pending = 1;
+	s->loop->commits++;
+	s->state = S_BUSY;	/* input waits in the buffer meanwhile */
+	worker_submit(s->loop->io_pool, &s->job);
+}
+
+/* Our trace field (RFC 5321 §4.4): no client address unless configured. */
+static void
+write_received(struct session *s)
+{
+	char buf[1024], date[64];
+	struct tm tm;
+	int n = 0;
+
+	gmtime_r(&s->arrival, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	if (s->conf->received_client_ip)
+		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n\t",
+		    s->helo, s->client);
+	else
+		n = snprintf(buf, sizeof(buf), "Received: ");
+	n += snprintf(buf + n, sizeof(buf) - n, "by %s with ESMTPSA (%s:%s:%u)\r\n"
+	    "\tid %s; %s\r\n", s->conf->hostname, s->tls_version, s->tls_cipher,
+	    s->tls_bits, s->spool.id, date);
+	spool_write(&s->spool, buf, n);
+}
+
+/*
+ * The identity fields: From: (when enforce_header_from), and Sender: and
+ * Resent-From:/Resent-Sender:, which mail readers show just as readily,
+ * must name addresses the login owns.  Sets s->refusal otherwise.
+ */
+static void
+check_identity(struct session *s, const struct hdr_info *info)
+{
+	size_t i;
+
+	if (info->error == HDR_ERR_SYNTAX)
+		s->refusal = "550 5.6.0 Message refused: malformed header section";
+	else if (info->error == HDR_ERR_FROM_MULTIPLE)
+		s->refusal = "550 5.6.0 Message refused: more than one From: header "
+		    "field";
+	if (s->refusal != NULL || !s->conf->enforce_header_from)
+		return;
+	if (info->error == HDR_ERR_FROM_SYNTAX) {
+		s->refusal = "550 5.7.1 Message refused: cannot read the address in "
+		    "the From: header field";
+		return;
+	}
+	if (info->error == HDR_OK)
+		for (i = 0; i < info->nfrom; i++)
+			if (!policy_owns(s->login, info->from[i])) {
+				snprintf(s->refusal_buf, sizeof(s->refusal_buf),
+				    "550 5.7.1 Message refused: From: address <%s> "
+				    "not owned by %s", info->from[i], s->login);
+				s->refusal = s->refusal_buf;
+				return;
+			}
+	if (info->ident_error != NULL) {
+		snprintf(s->refusal_buf, sizeof(s->refusal_buf), "553 5.7.1 Message "
+		    "refused: cannot read the address in the %s: header field",
+		    info->ident_error);
+		s->refusal = s->refusal_buf;
+		return;
+	}
+	for (i = 0; i < info->nident; i++)
+		if (!policy_owns(s->login, info->ident[i].addr)) {
+			snprintf(s->refusal_buf, sizeof(s->refusal_buf), "553 5.7.1 "
+			    "Message refused: %s: address <%s> not owned by %s",
+			    info->ident[i].field, info->ident[i].addr, s->login);
+			s->refusal = s->refusal_buf;
+			return;
+		}
+}
+
+/*
+ * The header section is complete (its fields are hdr[0..fieldslen), followed
+ * by the empty line when has_body): check, strip, add our fields, write.
+ */
+static void
+headers_end(struct session *s, size_t fieldslen, int has_body)
+{
+	struct hdr_info info;
+	char *out, date[64], buf[SMTP_ADDR_MAX + 64];
+	struct tm tm;
+	size_t n;
+
+	s->in_headers = 0;
+	if ((out = malloc(fieldslen + 1)) == NULL) {
+		s->refusal = "452 4.3.0 Insufficient system resources";
+		return;
+	}
+	n = hdr_rewrite(s->hdr, fieldslen,
+	    (const char *const *)s->conf->strip_headers, s->conf->nstrip_headers,
+	    s->conf->authserv_id, out, &info);
+	check_identity(s, &info);
+	if (s->refusal != NULL) {
+		free(out);
+		return;
+	}
+	if (info.authres_removed > 0)
+		log_info("session=%s event=header action=remove "
+		    "field=Authentication-Results count=%zu reason=\"claims our "
+		    "authserv-id\"", s->id, info.authres_removed);
+	write_received(s);
+	spool_write(&s->spool, out, n);
+	free(out);
+	/* RFC 6409 §8.2, §8.3: an MSA adds what the client left out. */
+	if (!info.has_message_id) {
+		n = snprintf(buf, sizeof(buf), "Message-ID: <%s@%s>\r\n",
+		    s->spool.id, s->conf->hostname);
+		spool_write(&s->spool, buf, n);
+	}
+	if (!info.has_date) {
+		gmtime_r(&s->arrival, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		n = snprintf(buf, sizeof(buf), "Date: %s\r\n", date);
+		spool_write(&s->spool, buf, n);
+	}
+	if (info.error == HDR_ERR_FROM_MISSING) {
+		n = snprintf(buf, sizeof(buf), "From: <%s>\r\n", s->from);
+		spool_write(&s->spool, buf, n);
+	}
+	if (has_body)
+		spool_write(&s->spool, "\r\n", 2);
+}
+
+/*
+ * Message bytes go to the spool, except the header section, which is held
+ * (up to limits.header_size) until it is complete and can be rewritten.
+ */
+static void
+message_write(struct session *s, const char *buf, size_t len)
+{
+	size_t room, start, take;
+	const char *end;
+
+	if (s->refusal != NULL)
+		return;
+	if (!s->in_headers) {
+		spool_write(&s->spool, buf, len);
+		return;
+	}
+	room = s->conf->header_size - s->hdrlen;
+	take = len < room ? len : room;
+	start = s->hdrlen > 3 ? s->hdrlen - 3 : 0;
+	memcpy(s->hdr + s->hdrlen, buf, take);
+	s->hdrlen += take;
+	if (s->hdrlen >= 2 && s->hdr[0] == '\r' && s->hdr[1] == '\n')
+		end = s->hdr;		/* no header fields at all */
+	else
+		end = memmem(s->hdr + start, s->hdrlen - start, "\r\n\r\n", 4);
+	if (end == NULL) {
+		if (take < len || s->hdrlen == (size_t)s->conf->header_size) {
+			snprintf(s->refusal_buf, sizeof(s->refusal_buf),
+			    "552 5.3.4 Message header section exceeds %d octets",
+			    s->conf->header_size);
+			s->refusal = s->refusal_buf;
+		}
+		return;
+	}
+	/* fields, then the empty line, then body bytes that came along */
+	start = end == s->hdr ? 0 : (size_t)(end - s->hdr) + 2;
+	headers_end(s, start, 1);
+	if (s->refusal == NULL) {
+		spool_write(&s->spool, s->hdr + start + 2, s->hdrlen - start - 2);
+		spool_write(&s->spool, buf + take, len - take);
+	}
+	free(s->hdr);
+	s->hdr = NULL;
+}
+
+/* Streams DATA to the spool file: memory stays fixed whatever the size. */
+void
+session_data_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v;
+	char out[DATA_CHUNK];
+	size_t n, used, outlen;
+
+	while (s->state == S_DATA && evbuffer_get_length(in) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		/* Room for a bare LF turned into CRLF: see msg_reader_feed. */
+		n = v.iov_len < sizeof(out) / 2 ? v.iov_len : sizeof(out) / 2;
+		used = msg_reader_feed(&s->reader, v.iov_base, n, out, &outlen);
+		if (outlen > 0 && s->reader.error == MSG_OK)
+			message_write(s, out, outlen);
+		evbuffer_drain(in, used);
+		if (s->reader.done)
+			data_end(s);
+	}
+}
