@@ -258,13 +258,15 @@ field_end(struct field *f, const char *in, size_t *o, const char *const *strip,
 		info->has_message_id = 1;
 	if (ieq(name, f->nlen, "Date"))
 		info->has_date = 1;
+	if (hdr_name_matches(name, f->nlen, strip, nstrip)) {
+		*o = f->out;	/* what never leaves claims nothing */
+		return;
+	}
 	for (i = 0; i < sizeof(ident_fields) / sizeof(ident_fields[0]); i++)
 		if (ieq(name, f->nlen, ident_fields[i]))
 			ident_add(info, ident_fields[i], in + f->body,
 			    f->end - f->body);
-	if (hdr_name_matches(name, f->nlen, strip, nstrip))
-		*o = f->out;
-	else if (authres_ours(name, f->nlen, in + f->body, f->end - f->body,
+	if (authres_ours(name, f->nlen, in + f->body, f->end - f->body,
 	    authserv_id)) {
 		*o = f->out;
 		info->authres_removed++;
@@ -524,10 +526,12 @@ hdr_authserv_id(const char *body, size_t len, int arc, char *out,
 	if (outsize == 0 || cfws(&c) == -1)
 		return -1;
 	if (arc) {
-		if (c.i + 2 > c.len || lower(c.s[c.i]) != 'i' || c.s[c.i + 1] != '=')
+		/* RFC 8617 §4.2.1: "i" [FWS] "=" [FWS] 1*2DIGIT */
+		if (c.i == c.len || lower(c.s[c.i]) != 'i')
 			return -1;
-		c.i += 2;
-		if (cfws(&c) == -1)
+		c.i++;
+		if (cfws(&c) == -1 || c.i == c.len || c.s[c.i++] != '=' ||
+		    cfws(&c) == -1)
 			return -1;
 		for (start = c.i; c.i < c.len && c.s[c.i] >= '0' && c.s[c.i] <= '9';)
 			c.i++;

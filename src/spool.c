@@ -40,7 +40,7 @@ static int
 open_subdir(const char *name)
 {
 	struct stat st;
-	int fd;
+	int fd, e;
 
 	if (mkdirat(spool_dirfd, name, 0700) == -1 && errno != EEXIST)
 		goto fail;
@@ -58,9 +58,12 @@ open_subdir(const char *name)
 	}
 	return fd;
 fail:
+	/* O_DIRECTORY|O_NOFOLLOW on a link fails ENOTDIR, not ELOOP. */
+	e = errno;
 	log_errx("event=spool-init dir=%s/%s error=%s", log_str(spool_path), name,
-	    log_str(errno == ELOOP ? "a symbolic link; refusing to follow it" :
-	    strerror(errno)));
+	    log_str((e == ELOOP || e == ENOTDIR) && fstatat(spool_dirfd, name, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) ?
+	    "a symbolic link; refusing to follow it" : strerror(e)));
 	return -1;
 }
 

@@ -241,8 +241,12 @@ files_own_dir(const char *dir, uid_t uid, gid_t gid, mode_t mode, char *why,
 		fd = open(dir, flags);
 	}
 	if (fd == -1) {
-		set_why(why, whylen, "%s: %s", dir, errno == ELOOP ?
-		    "a symbolic link; refusing to follow it" : strerror(errno));
+		int e = errno;
+
+		/* O_DIRECTORY|O_NOFOLLOW on a link fails ENOTDIR, not ELOOP. */
+		set_why(why, whylen, "%s: %s", dir, (e == ELOOP || e == ENOTDIR) &&
+		    lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) ?
+		    "a symbolic link; refusing to follow it" : strerror(e));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode)) {

@@ -472,6 +472,13 @@ class Daemon:
             if marker in text:
                 raise DaemonError("sanitizer report (%s) in the daemon log:\n%s"
                                   % (marker, tail(text, 60)))
+        # Every line the daemon logged parses as key=value pairs (log.h).
+        for line in text.splitlines():
+            if " submitd: " in line:
+                try:
+                    parse_logfmt(line)
+                except ValueError as e:
+                    raise DaemonError("log line does not parse: %s" % e)
 
     def stop(self, timeout=10):
         """SIGTERM, wait; fails when it does not exit 0 or a sanitizer spoke."""
@@ -503,6 +510,37 @@ class Daemon:
 
 def tail(text, n=30):
     return "\n".join(text.splitlines()[-n:])
+
+
+_PAIR = re.compile(r'([a-z_][a-z0-9_]*)=("(?:[^"\\]|\\["\\]|\\x[0-9a-f]{2})*"'
+                   r'|[^\s"=\\]+)(?:\s+|$)')
+
+
+def parse_logfmt(line):
+    """The key=value pairs of one log line after its "TIME submitd: "
+    prefix, as a dict; raises ValueError when the line does not parse
+    exactly as log.h promises (a key given twice included): a bare value
+    holds no space, quote, backslash or "="; a quoted one escapes quotes
+    and backslashes, and other bytes as \\xNN."""
+    m = re.match(r"\S+ submitd: ", line)
+    if not m:
+        raise ValueError("no prefix: %r" % line)
+    pos, pairs = m.end(), {}
+    while pos < len(line):
+        p = _PAIR.match(line, pos)
+        if not p:
+            raise ValueError("does not parse at %d: %r" % (pos, line))
+        key, value = p.group(1), p.group(2)
+        if key in pairs:
+            raise ValueError("key %s twice: %r" % (key, line))
+        if value.startswith('"'):
+            value = re.sub(r'\\(x[0-9a-f]{2}|.)',
+                           lambda x: chr(int(x.group(1)[1:], 16))
+                           if len(x.group(1)) == 3 else x.group(1),
+                           value[1:-1])
+        pairs[key] = value
+        pos = p.end()
+    return pairs
 
 
 # --------------------------------------------------------------------- spool

@@ -23,6 +23,7 @@ static const char *const usual[] = {
 	"received", "X-Originating-IP", "X-Mailer", "User-Agent", "X-Spam-*",
 };
 static const char *const star[] = { "*", "" };
+static const char *const sender[] = { "Sender" };
 
 #define LIST(a)		(a), sizeof(a) / sizeof((a)[0])
 
@@ -424,9 +425,112 @@ test_garbage(void)
 	CHECK(!bad, "garbage: every single byte");
 }
 
+/* hdr_authserv_id: want NULL when the body has none. */
+static void
+authserv(const char *body, size_t len, int arc, const char *want)
+{
+	char out[64], *p = dup_range(body, len);
+	int rc = hdr_authserv_id(p, len, arc, out, sizeof(out));
+
+	if (want == NULL)
+		CHECK(rc == -1, "authserv-id: none in \"%.*s\"", (int)len, body);
+	else
+		CHECK(rc == 0 && strcmp(out, want) == 0, "authserv-id: %s in "
+		    "\"%.*s\" (got %s)", want, (int)len, body, rc == 0 ? out : "-");
+	free(p);
+}
+
+static void
+test_authres(void)
+{
+	const char *ours = "relay.example.test";
+	struct hdr_info info;
+	const char in[] =
+	    "Authentication-Results: relay.example.test;\r\n"
+	    "  dkim=pass\r\n"
+	    "From: a@example.test\r\n"
+	    "Authentication-Results: mx.other.example; spf=pass\r\n"
+	    "ARC-Authentication-Results: i=1; RELAY.example.test; dmarc=pass\r\n"
+	    "ARC-Authentication-Results: i=2; mx.other.example; none\r\n"
+	    "Authentication-Results: ;;;\r\n"
+	    "Subject: x\r\n";
+	const char want[] =
+	    "From: a@example.test\r\n"
+	    "Authentication-Results: mx.other.example; spf=pass\r\n"
+	    "ARC-Authentication-Results: i=2; mx.other.example; none\r\n"
+	    "Subject: x\r\n";
+	char *p = dup_range(in, sizeof(in) - 1), *out = alloc(sizeof(in) - 1);
+	size_t n;
+
+	authserv(S(" relay.example.test; dkim=pass"), 0, "relay.example.test");
+	authserv(S(" relay.example.test 1; none"), 0, "relay.example.test");
+	authserv(S(" (comment) relay.example.test"), 0, "relay.example.test");
+	authserv(S("\r\n relay.example.test;"), 0, "relay.example.test");
+	authserv(S(" \"quoted id\"; spf=pass"), 0, "quoted id");
+	authserv(S(" i=1; mx.example.org; spf=pass"), 1, "mx.example.org");
+	authserv(S(" i = 12 ; mx.example.org"), 1, "mx.example.org");
+	authserv(S(" mx.example.org; spf=pass"), 1, NULL);
+	authserv(S(" ;;;"), 0, NULL);
+	authserv(S(""), 0, NULL);
+	authserv(S(" a b"), 0, NULL);
+	authserv(S(" \"open"), 0, NULL);
+	authserv(S(" i=; x"), 1, NULL);
+	n = hdr_rewrite(p, sizeof(in) - 1, NULL, 0, ours, out, &info);
+	CHECK(n == sizeof(want) - 1 && memcmp(out, want, n) == 0 &&
+	    info.authres_removed == 3, "rewrite: fields claiming our authserv-id "
+	    "and unreadable ones go, others stay (%zu removed)",
+	    info.authres_removed);
+	n = hdr_rewrite(p, sizeof(in) - 1, NULL, 0, NULL, out, &info);
+	CHECK(n == sizeof(in) - 1 && info.authres_removed == 0,
+	    "rewrite: without an authserv-id nothing goes");
+	free(p);
+	free(out);
+}
+
+static void
+test_ident(void)
+{
+	struct hdr_info info;
+
+	info = rewrite("Sender, Resent-From (two) and Resent-Sender are read",
+	    S("From: a@example.test\r\nSender: Boss <Boss@Example.TEST>\r\n"
+	    "Resent-From: c@example.test,\r\n d@example.org\r\n"
+	    "resent-sender: e@example.test\r\n"), LIST(none),
+	    "From: a@example.test\r\nSender: Boss <Boss@Example.TEST>\r\n"
+	    "Resent-From: c@example.test,\r\n d@example.org\r\n"
+	    "resent-sender: e@example.test\r\n", HDR_OK);
+	CHECK(info.nident == 4 && info.ident_error == NULL &&
+	    strcmp(info.ident[0].field, "Sender") == 0 &&
+	    strcmp(info.ident[0].addr, "Boss@example.test") == 0 &&
+	    strcmp(info.ident[1].field, "Resent-From") == 0 &&
+	    strcmp(info.ident[2].addr, "d@example.org") == 0 &&
+	    strcmp(info.ident[3].field, "Resent-Sender") == 0,
+	    "identity fields: %zu mailboxes", info.nident);
+	info = rewrite("an unreadable Sender is reported",
+	    S("From: a@example.test\r\nSender: no address here\r\n"),
+	    LIST(none), "From: a@example.test\r\nSender: no address here\r\n",
+	    HDR_OK);
+	CHECK(info.ident_error != NULL &&
+	    strcmp(info.ident_error, "Sender") == 0, "ident_error is Sender");
+	info = rewrite("a stripped Sender claims nothing",
+	    S("From: a@example.test\r\nSender: b@example.test\r\n"),
+	    LIST(sender), "From: a@example.test\r\n", HDR_OK);
+	CHECK(info.nident == 0, "a stripped Sender is not checked");
+	info = rewrite("more mailboxes than HDR_IDENT_MAX",
+	    S("From: a@example.test\r\nResent-From: a@x.test, b@x.test, "
+	    "c@x.test, d@x.test, e@x.test, f@x.test, g@x.test, h@x.test, "
+	    "i@x.test\r\n"), LIST(none),
+	    "From: a@example.test\r\nResent-From: a@x.test, b@x.test, "
+	    "c@x.test, d@x.test, e@x.test, f@x.test, g@x.test, h@x.test, "
+	    "i@x.test\r\n", HDR_OK);
+	CHECK(info.ident_error != NULL, "too many identity mailboxes is an error");
+}
+
 int
 main(void)
 {
+	test_authres();
+	test_ident();
 	test_strip();
 	test_syntax();
 	test_section_len();
