@@ -23,6 +23,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "log.h"
+#include "smtp_parse.h"
 #include "tls.h"
 #include "util/files.h"
 #include "util/xalloc.h"
@@ -290,13 +291,15 @@ check_event_loops(cfg_t *cfg, cfg_opt_t *opt)
 static const struct {
 	const char	*section;
 	const char	*key;
-	const char	*values[5];
+	const char	*values[6];
 } enum_keys[] = {
 	{ "listen", "tls", { "starttls", "implicit" } },
 	{ "tls", "min_version", { "1.2", "1.3" } },
 	{ "auth", "pwcheck", { "auxprop", "saslauthd" } },
 	{ "relay", "tls", { "none", "may", "encrypt", "verify" } },
-	{ "route", "tls", { "none", "may", "encrypt", "verify" } },
+	{ "route", "tls", { "none", "may", "encrypt", "verify", "dane" } },
+	{ "relay", "dane", { "disable", "optional", "require" } },
+	{ "relay", "mta_sts", { "disable", "optional", "require" } },
 	{ "", "bare_lf", { "reject", "normalize" } },
 };
 
@@ -337,6 +340,21 @@ check_header_patterns(cfg_t *cfg, cfg_opt_t *opt)
 
 static int	check_readable(cfg_t *, cfg_opt_t *);
 
+/* A mailbox, as an SMTP path holds it ("local@domain"). */
+static int
+check_address(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0), *why;
+	char out[SMTP_ADDR_MAX + 1];
+
+	if (smtp_parse_address(s, strlen(s), out, &why) == -1 ||
+	    strchr(out, '@') == NULL) {
+		cfg_error(cfg, "%s: \"%s\" is not an address", key_name(cfg, opt), s);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Next hops: "[address]:port" or "[name]" (no MX look-up, as in Postfix),
  * "name:port" or "name" (MX look-up of name).  Port 25 by default.
@@ -347,6 +365,25 @@ parse_host(const char *s, struct route_conf *r)
 	const char *end, *colon;
 	char *p;
 	long port = 25;
+
+	/* RFC 8314: "smtps://name:port", TLS from the first byte, no MX. */
+	r->implicit = 0;
+	if (strncmp(s, "smtps://", 8) == 0) {
+		r->implicit = 1;
+		port = 465;
+		s += 8;
+		colon = strrchr(s, ':');
+		if (s[0] == '[') {
+			if ((end = strchr(s, ']')) == NULL || end == s + 1 ||
+			    (end[1] != '\0' && end[1] != ':'))
+				return -1;
+			r->host = strndup(s + 1, end - s - 1);
+			colon = end[1] == ':' ? end + 1 : NULL;
+		} else
+			r->host = colon ? strndup(s, colon - s) : strdup(s);
+		r->mx = 0;
+		goto port;
+	}
 
 	if (s[0] == '[') {
 		if ((end = strchr(s, ']')) == NULL || end == s + 1)
@@ -361,6 +398,7 @@ parse_host(const char *s, struct route_conf *r)
 		r->mx = 1;
 		r->host = colon ? strndup(s, colon - s) : strdup(s);
 	}
+port:
 	if (r->host == NULL)
 		abort();
 	if (colon != NULL) {
@@ -389,7 +427,8 @@ check_host(cfg_t *cfg, cfg_opt_t *opt)
 
 	memset(&r, 0, sizeof(r));
 	if (parse_host(cfg_opt_getnstr(opt, 0), &r) == -1) {
-		cfg_error(cfg, "%s: \"%s\" is not [address]:port, name:port or name",
+		cfg_error(cfg, "%s: \"%s\" is not [address]:port, name:port, name "
+		    "or smtps://name:port",
 		    key_name(cfg, opt), cfg_opt_getnstr(opt, 0));
 		return -1;
 	}
@@ -550,12 +589,19 @@ static cfg_opt_t limits_opts[] = {
 #define NEXT_HOP_OPTS(hostkey)					\
 	CFG_STR(hostkey, NULL, CFGF_NODEFAULT),			\
 	CFG_STR("tls", "may", CFGF_NONE),			\
+	CFG_INT("tls_fallback", 3600, CFGF_NONE),		\
 	CFG_STR("username", NULL, CFGF_NODEFAULT),		\
 	CFG_STR("password_file", NULL, CFGF_NODEFAULT),		\
 	CFG_STR("ca_file", NULL, CFGF_NODEFAULT),		\
 	CFG_END()
 
-static cfg_opt_t relay_opts[] = { NEXT_HOP_OPTS("smarthost") };
+static cfg_opt_t relay_opts[] = {
+	CFG_STR("dane", "optional", CFGF_NONE),
+	CFG_STR("mta_sts", "optional", CFGF_NONE),
+	CFG_BOOL("tls_rpt", cfg_false, CFGF_NONE),
+	CFG_STR("tls_rpt_from", NULL, CFGF_NODEFAULT),
+	NEXT_HOP_OPTS("smarthost")
+};
 static cfg_opt_t route_opts[] = { NEXT_HOP_OPTS("host") };
 
 static cfg_opt_t queue_opts[] = {
@@ -653,6 +699,11 @@ static const struct {
 	{ "relay|tls", check_enum },
 	{ "relay|password_file", check_secret_file },
 	{ "relay|ca_file", check_readable },
+	{ "relay|dane", check_enum },
+	{ "relay|mta_sts", check_enum },
+	{ "relay|tls_rpt_from", check_address },
+	{ "relay|tls_fallback", check_nonnegative },
+	{ "route|tls_fallback", check_nonnegative },
 	{ "route|host", check_host },
 	{ "route|tls", check_enum },
 	{ "route|password_file", check_secret_file },
@@ -716,8 +767,18 @@ check_required(cfg_t *cfg, const char *path)
 }
 
 static int
+policy_level(const char *s)
+{
+	if (strcmp(s, "disable") == 0)
+		return POLICY_DISABLE;
+	return strcmp(s, "require") == 0 ? POLICY_REQUIRE : POLICY_OPTIONAL;
+}
+
+static int
 tls_level(const char *s)
 {
+	if (strcmp(s, "dane") == 0)
+		return TLS_LEVEL_DANE;
 	if (strcmp(s, "none") == 0)
 		return TLS_LEVEL_NONE;
 	if (strcmp(s, "encrypt") == 0)
@@ -754,6 +815,7 @@ copy_route(struct config *c, struct route_conf *r, cfg_t *sec,
 	    parse_host(cfg_getstr(sec, hostkey), r) == -1)
 		return -1;
 	r->tls = tls_level(cfg_getstr(sec, "tls"));
+	r->tls_fallback = cfg_getint(sec, "tls_fallback");
 	if (cfg_size(sec, "ca_file") > 0) {
 		char err[256], *pem;
 		size_t len;
@@ -763,7 +825,8 @@ copy_route(struct config *c, struct route_conf *r, cfg_t *sec,
 		if ((pem = read_file(c, key, r->ca_file, PEM_MAX, &len)) == NULL)
 			return -1;
 		r->ca_store = tls_store_new(pem, len, err, sizeof(err));
-		free(pem);
+		r->ca_pem = pem;	/* for HTTPS (MTA-STS, TLS-RPT) */
+		r->ca_len = len;
 		if (r->ca_store == NULL) {
 			file_error(c->path, key, "%s: %s", r->ca_file, err);
 			return -1;
@@ -790,7 +853,8 @@ copy_route(struct config *c, struct route_conf *r, cfg_t *sec,
 		    c->path);
 		return -1;
 	}
-	if (r->username != NULL && r->tls != TLS_LEVEL_VERIFY) {
+	if (r->username != NULL && r->tls != TLS_LEVEL_VERIFY &&
+	    r->tls != TLS_LEVEL_DANE) {
 		/*
 		 * With "may" or "encrypt" anyone on the path with a certificate
 		 * of their own would be handed the password.
@@ -798,7 +862,8 @@ copy_route(struct config *c, struct route_conf *r, cfg_t *sec,
 		cerr("%s: %s%s%s.tls: credentials (username, "
 		    "password_file) are sent only over a verified TLS session: "
 		    "set tls = \"verify\" (and ca_file = \"/path/ca.pem\" when "
-		    "the next hop's certificate is from a private CA)\n", c->path,
+		    "the next hop's certificate is from a private CA), or \"dane\" "
+		    "for a route\n", c->path,
 		    name, r->domain ? " " : "", r->domain ? r->domain : "");
 		return -1;
 	}
@@ -811,6 +876,8 @@ free_route(struct route_conf *r)
 	free(r->domain);
 	free(r->host);
 	free(r->ca_file);
+	free(r->ca_pem);
+	free(r->tls_rpt_from);
 	tls_store_free(r->ca_store);
 	free(r->username);
 	if (r->password != NULL)
@@ -823,8 +890,21 @@ copy_routes(struct config *c, cfg_t *cfg)
 {
 	size_t i, n = cfg_size(cfg, "route");
 
-	if (copy_route(c, &c->relay, cfg_getsec(cfg, "relay"), "smarthost") == -1)
+	cfg_t *relay = cfg_getsec(cfg, "relay");
+
+	if (copy_route(c, &c->relay, relay, "smarthost") == -1)
 		return -1;
+	c->relay.dane = policy_level(cfg_getstr(relay, "dane"));
+	c->relay.mta_sts = policy_level(cfg_getstr(relay, "mta_sts"));
+	c->relay.tls_rpt = cfg_getbool(relay, "tls_rpt");
+	if (cfg_size(relay, "tls_rpt_from") > 0)
+		c->relay.tls_rpt_from = xstrdup(cfg_getstr(relay, "tls_rpt_from"));
+	else {
+		char buf[SMTP_ADDR_MAX + 1];
+
+		snprintf(buf, sizeof(buf), "postmaster@%s", c->local_domains[0]);
+		c->relay.tls_rpt_from = xstrdup(buf);
+	}
 	c->routes = xcalloc(n, sizeof(*c->routes));
 	c->nroutes = n;
 	for (i = 0; i < n; i++) {

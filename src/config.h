@@ -23,15 +23,32 @@ struct listen_conf {
 	enum listen_tls	 tls;
 };
 
+/* relay.dane and relay.mta_sts */
+enum policy_level {
+	POLICY_DISABLE,
+	POLICY_OPTIONAL,
+	POLICY_REQUIRE,
+};
+
 /* A next hop: relay (the default route) or a per-domain route. */
 struct route_conf {
 	char		*domain;	/* NULL for relay */
 	char		*host;		/* NULL: MX of the recipient's domain */
 	int		 port;
 	int		 mx;		/* host was not in []: look up its MX */
+	int		 implicit;	/* "smtps://": TLS from the first byte */
 	int		 tls;		/* enum tls_level (delivery.h) */
+	int		 tls_fallback;	/* seconds in clear after a failed
+					   handshake at "may"; 0: never */
 	char		*ca_file;	/* trust anchors for verify, or NULL: system */
 	void		*ca_store;	/* ... read at load (an X509_STORE) */
+	char		*ca_pem;	/* ... and as read, for HTTPS */
+	size_t		 ca_len;
+	/* relay only: MX delivery's transport security (DESIGN §6) */
+	int		 dane;		/* enum policy_level */
+	int		 mta_sts;	/* enum policy_level */
+	int		 tls_rpt;	/* send RFC 8460 reports */
+	char		*tls_rpt_from;
 	char		*username;
 	char		*password;	/* read from password_file at start */
 };

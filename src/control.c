@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "queue.h"
 #include "server.h"
+#include "tlsrpt.h"
 
 #define CONTROL_LINE_MAX	256
 
@@ -120,6 +121,12 @@ cmd_release(struct server *srv, const char *arg, struct evbuffer *out)
 	queue_hold(arg, 0, out);
 }
 
+static void
+cmd_tls_report(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	tlsrpt_send_now(out);
+}
+
 #define ARG_NONE	0
 #define ARG_OPTIONAL	1
 #define ARG_REQUIRED	2
@@ -138,6 +145,7 @@ static const struct {
 	{ "delete",	ARG_REQUIRED,	cmd_delete },
 	{ "hold",	ARG_REQUIRED,	cmd_hold },
 	{ "release",	ARG_REQUIRED,	cmd_release },
+	{ "tls-report",	ARG_NONE,	cmd_tls_report },
 };
 
 static void

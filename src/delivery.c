@@ -2,9 +2,9 @@
  * delivery.c - the outbound SMTP client.
  *
  * One job is one connection at a time: resolve the next hop, try each
- * address until one greets us, EHLO, STARTTLS as the route's TLS level
- * demands, AUTH to a smarthost, then every message of the job in turn over
- * that connection (RFC 5321 §4.1.4).  Replies are read whole (multi-line
+ * address until one greets us, EHLO, STARTTLS as the host's security
+ * demands (delivery_tls.c), AUTH to a smarthost, then every message of the
+ * job in turn over that connection (RFC 5321 §4.1.4).  Replies are read whole (multi-line
  * included) and handled by the state that sent the command, so the order of
  * replies is the order of commands, with or without PIPELINING (RFC 2920).
  * A message is streamed from its queue file in chunks, dot-stuffed on the
@@ -40,34 +40,22 @@
 
 #include "auth.h"
 #include "delivery.h"
+#include "delivery_int.h"
 #include "dns.h"
 #include "log.h"
 
 #define REPLY_LINE_MAX	4096	/* RFC 5321 §4.5.3.1.5 says 512; be lenient */
 #define REPLY_LINES_MAX	200
-#define INPUT_MAX	(64 * 1024)
 #define BODY_CHUNK	16384
 #define BODY_LOW	(32 * 1024)	/* refill the output below this */
-#define BODY_HIGH	(128 * 1024)	/* and up to this */
 #define QUIT_TIMEOUT	10
 #define CRED_MAX	256
-
-enum state {
-	ST_RESOLVE, ST_CONNECT, ST_BANNER, ST_EHLO, ST_HELO, ST_STARTTLS,
-	ST_TLS,		/* handshake running */
-	ST_AUTH, ST_MAIL, ST_RCPT, ST_DATA,
-	ST_BODY,	/* message streaming out */
-	ST_DOT_WAIT,	/* all but the final dot sent: an earlier message's
-			   outcome is still being written to disk */
-	ST_DOT,		/* waiting for the reply to the final dot */
-	ST_RSET,
-	ST_QUIT_WAIT,	/* done, but the last outcome is still being written */
-	ST_QUIT, ST_DONE,
-};
 
 /* For "lost connection with host[ip] while ..." */
 static const char *const phase[] = {
 	[ST_RESOLVE] = "resolving",		[ST_CONNECT] = "connecting",
+	[ST_POLICY] = "looking up its MTA-STS policy",
+	[ST_TLSA] = "looking up its TLSA records",
 	[ST_BANNER] = "receiving the initial greeting",
 	[ST_EHLO] = "sending EHLO",		[ST_HELO] = "sending HELO",
 	[ST_STARTTLS] = "sending STARTTLS",
@@ -81,52 +69,9 @@ static const char *const phase[] = {
 	[ST_QUIT] = "sending QUIT",		[ST_DONE] = "done",
 };
 
-#define EXT_STARTTLS	0x01
-#define EXT_PIPELINING	0x02
-#define EXT_8BITMIME	0x04
-#define EXT_SIZE	0x08
-#define EXT_AUTH_PLAIN	0x10
-#define EXT_AUTH_LOGIN	0x20
+struct event_base	*client_base;
+struct delivery_conf	 client_conf;
 
-struct client {
-	struct delivery_job	*job;
-	char			 id[9];
-	enum state		 state;
-	struct bufferevent	*bev;
-	struct dns_result	 dns;
-	size_t			 next;		/* the address to try next */
-	const struct dns_host	*host;		/* the one we talk to */
-	char			 peer[300];	/* "name[ip]" */
-	char			 error[512];	/* why the last one failed */
-
-	int			 ext;		/* EHLO keywords */
-	int			 tls;
-	int			 mail_sent;	/* no other address after this */
-	int			 auth_step;
-
-	int			 code;		/* the reply being read */
-	int			 nlines;
-	char			 reply[512];
-
-	size_t			 mi;		/* the current message */
-	size_t			 nrcpt;		/* its pending recipients */
-	size_t			 si, ri;	/* next RCPT to send, to answer */
-	size_t			 nsent, nreplied, accepted;
-	int			 mail_ok;
-	off_t			 off, left;	/* body still to send */
-	int			 bol;
-	char			 tail[2];	/* last two body bytes */
-
-	struct event		 done_ev;
-};
-
-static struct event_base	*client_base;
-static struct delivery_conf	 client_conf;
-
-static void	client_readcb(struct bufferevent *, void *);
-static void	client_writecb(struct bufferevent *, void *);
-static void	client_eventcb(struct bufferevent *, short, void *);
-static void	connect_next(struct client *);
 static void	mail_start(struct client *);
 
 /* Appends remote text made printable: it goes to logs and DSNs. */
@@ -162,9 +107,12 @@ rcpt_set(const struct delivery_job *job, const struct delivery_msg *m,
 	r->result = result;
 	r->reply[0] = '\0';
 	text_append(r->reply, sizeof(r->reply), why, strlen(why));
-	log_info("queue=%s rcpt=%s relay=%s tls=%s verified=%s result=%s "
-	    "reply=%s", m->id, log_addr(r->addr), log_str(relay_name(job)),
-	    log_str(job->tls), job->tls_verified ? "yes" : "no", words[result],
+	r->policy = job->policy;
+	r->verified = job->tls_verified;
+	log_info("queue=%s rcpt=%s relay=%s tls=%s verified=%s policy=%s "
+	    "result=%s reply=%s", m->id, log_addr(r->addr),
+	    log_str(relay_name(job)), log_str(job->tls),
+	    job->tls_verified ? "yes" : "no", job->policy, words[result],
 	    log_str(r->reply));
 }
 
@@ -233,6 +181,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	struct delivery_job *job = c->job;
 
 	job->client = NULL;
+	delivery_tls_free(c);
 	free(c);
 	job->done(job, job->arg);
 }
@@ -252,11 +201,8 @@ client_finish(struct client *c)
  * fail alike (CONN_STOP: credentials, policy), what is still pending waits
  * for the next attempt.
  */
-#define CONN_NEXT	1
-#define CONN_STOP	0
-
-static void LOG_PRINTF(4, 5)
-conn_fail(struct client *c, int next_ok, const char *event,
+void
+delivery_conn_fail(struct client *c, int next_ok, const char *event,
     const char *fmt, ...)
 {
 	char why[sizeof(c->error)];
@@ -274,23 +220,23 @@ conn_fail(struct client *c, int next_ok, const char *event,
 	    next ? "next-host" : "defer");
 	client_close(c);
 	if (next) {
-		connect_next(c);
+		delivery_connect(c);
 		return;
 	}
 	job_set(c->job, DELIVERY_TEMPFAIL, c->error);
 	client_finish(c);
 }
 
-static void
-set_timeouts(struct client *c, int rd, int wr)
+void
+delivery_set_timeouts(struct client *c, int rd, int wr)
 {
 	struct timeval r = { rd, 0 }, w = { wr, 0 };
 
 	bufferevent_set_timeouts(c->bev, rd > 0 ? &r : NULL, wr > 0 ? &w : NULL);
 }
 
-static void LOG_PRINTF(2, 3)
-send_cmd(struct client *c, const char *fmt, ...)
+void
+delivery_send_cmd(struct client *c, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	char line[1024];
@@ -307,7 +253,7 @@ send_cmd(struct client *c, const char *fmt, ...)
 		    log_str(relay_name(c->job)), log_strn(line, n));
 	evbuffer_add(out, line, n);
 	evbuffer_add(out, "\r\n", 2);
-	set_timeouts(c, client_conf.command_timeout, client_conf.command_timeout);
+	delivery_set_timeouts(c, client_conf.command_timeout, client_conf.command_timeout);
 }
 
 /* ---- Connecting ---- */
@@ -325,40 +271,63 @@ peer_set(struct client *c, const struct dns_host *h)
 	    c->job->route.port);
 }
 
-static void
-connect_next(struct client *c)
+/*
+ * The next address, once delivery_tls_host has said what TLS it needs
+ * (which may take a TLSA look-up): opens the connection.
+ */
+void
+delivery_connect_host(struct client *c)
 {
-	const struct dns_host *h;
+	const struct dns_host *h = c->host;
 
-	while (c->next < c->dns.nhosts) {
-		h = c->host = &c->dns.hosts[c->next++];
-		peer_set(c, h);
-		c->ext = 0;
-		c->tls = 0;
-		strcpy(c->job->tls, "none");
-		c->job->tls_verified = 0;
-		c->state = ST_CONNECT;
-		c->bev = bufferevent_socket_new(client_base, -1,
-		    BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev != NULL) {
-			bufferevent_setcb(c->bev, client_readcb, client_writecb,
-			    client_eventcb, c);
-			bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_MAX);
-			set_timeouts(c, client_conf.connect_timeout,
-			    client_conf.connect_timeout);
-			if (bufferevent_socket_connect(c->bev,
-			    (struct sockaddr *)&h->addr, h->addrlen) == 0)
-				return;	/* the outcome comes to client_eventcb */
-		}
-		snprintf(c->error, sizeof(c->error), "4.4.1 connect to %s: %s",
-		    c->job->relay, strerror(errno));
-		log_info("delivery=%s relay=%s event=connect-failed error=%s",
-		    c->id, log_str(c->job->relay), log_str(c->error));
-		client_close(c);
+	c->ext = 0;
+	c->tls = 0;
+	strcpy(c->job->tls, "none");
+	c->job->tls_verified = 0;
+	c->state = ST_CONNECT;
+	c->bev = bufferevent_socket_new(client_base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev != NULL) {
+		bufferevent_setcb(c->bev, delivery_readcb, delivery_writecb,
+		    delivery_eventcb, c);
+		bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_MAX);
+		delivery_set_timeouts(c, client_conf.connect_timeout,
+		    client_conf.connect_timeout);
+		if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&h->addr,
+		    h->addrlen) == 0)
+			return;	/* the outcome comes to delivery_eventcb */
+	}
+	snprintf(c->error, sizeof(c->error), "4.4.1 connect to %s: %s",
+	    c->job->relay, strerror(errno));
+	log_info("delivery=%s relay=%s event=connect-failed error=%s",
+	    c->id, log_str(c->job->relay), log_str(c->error));
+	client_close(c);
+	delivery_connect(c);
+}
+
+/* Tries the next address there is, or defers what is pending. */
+void
+delivery_connect(struct client *c)
+{
+	if (c->next < c->dns.nhosts) {
+		c->host = &c->dns.hosts[c->next++];
+		peer_set(c, c->host);
+		delivery_tls_host(c);	/* then delivery_connect_host */
+		return;
 	}
 	if (c->error[0] == '\0')
 		strcpy(c->error, "4.4.4 no address to deliver to");
 	job_set(c->job, DELIVERY_TEMPFAIL, c->error);
+	client_finish(c);
+}
+
+void
+delivery_job_fail(struct client *c, enum delivery_result result,
+    const char *why)
+{
+	snprintf(c->error, sizeof(c->error), "%s", why);
+	log_info("delivery=%s host=%s event=policy-failed error=%s", c->id,
+	    log_str(c->job->route.host), log_str(c->error));
+	job_set(c->job, result, c->error);
 	client_finish(c);
 }
 
@@ -372,7 +341,9 @@ dns_done(const struct dns_result *res, void *arg)
 	switch (res->status) {
 	case DNS_OK:
 		c->dns = *res;
-		connect_next(c);
+		c->mx_secure = res->mx_secure;
+		if (delivery_tls_filter(c) == 0)
+			delivery_connect(c);
 		return;
 	case DNS_NULLMX:
 		/* RFC 7505 §4.2; a smarthost with a null MX is a config error. */
@@ -508,11 +479,11 @@ reply_read(struct client *c)
 
 /* ---- EHLO, STARTTLS, AUTH ---- */
 
-static void
-send_ehlo(struct client *c)
+void
+delivery_send_ehlo(struct client *c)
 {
 	c->ext = 0;
-	send_cmd(c, "EHLO %s", client_conf.hostname);
+	delivery_send_cmd(c, "EHLO %s", client_conf.hostname);
 	c->state = ST_EHLO;
 }
 
@@ -521,19 +492,10 @@ on_banner(struct client *c)
 {
 	if (c->code / 100 != 2) {
 		/* RFC 5321 §3.1: this host will not talk; another may. */
-		conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
+		delivery_conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
 		return;
 	}
-	send_ehlo(c);
-}
-
-static int
-is_literal(const char *name)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, name, buf) == 1 ||
-	    inet_pton(AF_INET6, name, buf) == 1;
+	delivery_send_ehlo(c);
 }
 
 /* Sends prefix and base64(data): never logged, and wiped from our stack. */
@@ -549,7 +511,7 @@ send_secret(struct client *c, const char *prefix, const char *data,
 	    auth_encode64(data, len, b64, sizeof(b64), &n) == 0) {
 		evbuffer_add_printf(bufferevent_get_output(c->bev), "%s%.*s\r\n",
 		    prefix, (int)n, b64);
-		set_timeouts(c, client_conf.command_timeout,
+		delivery_set_timeouts(c, client_conf.command_timeout,
 		    client_conf.command_timeout);
 		rc = 0;
 	}
@@ -576,8 +538,8 @@ auth_plain(struct client *c, const char *user, const char *pass)
 	return rc;
 }
 
-static void
-auth_start(struct client *c)
+void
+delivery_after_tls(struct client *c)
 {
 	const struct delivery_route *rt = &c->job->route;
 	int rc = 0;
@@ -588,7 +550,7 @@ auth_start(struct client *c)
 	}
 	if (!c->tls || !c->job->tls_verified) {
 		/* config.c demands tls = "verify" with credentials; still. */
-		conn_fail(c, CONN_STOP, "auth-failed",
+		delivery_conn_fail(c, CONN_STOP, "auth-failed",
 		    "4.7.0 refusing to send credentials to %s over a connection "
 		    "that is not verified TLS", c->peer);
 		return;
@@ -600,15 +562,15 @@ auth_start(struct client *c)
 		    rt->password : "");
 		c->auth_step = 2;	/* no 334 expected */
 	} else if (c->ext & EXT_AUTH_LOGIN)
-		send_cmd(c, "AUTH LOGIN");
+		delivery_send_cmd(c, "AUTH LOGIN");
 	else {
-		conn_fail(c, CONN_STOP, "auth-failed",
+		delivery_conn_fail(c, CONN_STOP, "auth-failed",
 		    "4.7.0 %s offers no AUTH mechanism we support "
 		    "(PLAIN, LOGIN)", c->peer);
 		return;
 	}
 	if (rc == -1)
-		conn_fail(c, CONN_STOP, "auth-failed",
+		delivery_conn_fail(c, CONN_STOP, "auth-failed",
 		    "4.7.0 username or password too long");
 }
 
@@ -628,191 +590,37 @@ on_auth(struct client *c)
 		s = c->auth_step++ == 0 ? rt->username :
 		    rt->password != NULL ? rt->password : "";
 		if (send_secret(c, "", s, strlen(s)) == -1)
-			conn_fail(c, CONN_STOP, "auth-failed",
+			delivery_conn_fail(c, CONN_STOP, "auth-failed",
 			    "4.7.0 username or password too long");
 	} else {
 		/* A wrong password is the admin's to fix: defer, never bounce. */
-		conn_fail(c, CONN_STOP, "auth-failed",
+		delivery_conn_fail(c, CONN_STOP, "auth-failed",
 		    "4.7.0 authentication to %s failed: %s", c->peer,
 		    c->reply);
 	}
 }
 
 static void
-tls_start(struct client *c)
-{
-	const struct delivery_route *rt = &c->job->route;
-	const char *name = c->host->name;
-	struct bufferevent *bev;
-	SSL *ssl;
-
-	/* RFC 3207 §6 (and CVE-2011-0411): nothing may be read past the 220. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-		conn_fail(c, CONN_NEXT, "tls-failed",
-		    "4.7.5 %s sent data after its STARTTLS reply", c->peer);
-		return;
-	}
-	if ((ssl = SSL_new(client_conf.ssl_ctx)) == NULL) {
-		conn_fail(c, CONN_STOP, "tls-failed",
-		    "4.7.5 cannot create a TLS connection");
-		return;
-	}
-	if (is_literal(name))
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
-	else {
-		SSL_set_tlsext_host_name(ssl, name);	/* RFC 6066 §3 */
-		SSL_set1_host(ssl, name);
-	}
-	/* The name is checked always, enforced only at level verify. */
-	SSL_set_verify(ssl, rt->tls == TLS_LEVEL_VERIFY ? SSL_VERIFY_PEER :
-	    SSL_VERIFY_NONE, NULL);
-	if (rt->ca_store != NULL)
-		SSL_set1_verify_cert_store(ssl, (X509_STORE *)rt->ca_store);
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	/* Else the filter moves all we write into the socket's buffer at once. */
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, BODY_HIGH);
-	bev = bufferevent_openssl_filter_new(client_base, c->bev, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		/* libevent may have freed both: rather leak than free twice. */
-		c->bev = NULL;
-		conn_fail(c, CONN_STOP, "tls-failed",
-		    "4.7.5 cannot create a TLS connection");
-		return;
-	}
-	c->bev = bev;
-	c->state = ST_TLS;
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	bufferevent_setcb(bev, client_readcb, client_writecb, client_eventcb, c);
-	bufferevent_setwatermark(bev, EV_READ, 0, INPUT_MAX);
-	set_timeouts(c, client_conf.command_timeout, client_conf.command_timeout);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
-static void
-tls_done(struct client *c)
-{
-	struct delivery_job *job = c->job;
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-
-	c->tls = 1;
-	job->tls_verified = SSL_get0_peer_certificate(ssl) != NULL &&
-	    SSL_get_verify_result(ssl) == X509_V_OK;
-	snprintf(job->tls, sizeof(job->tls), "%s %s", SSL_get_version(ssl),
-	    SSL_get_cipher_name(ssl));
-	log_info("delivery=%s relay=%s event=tls tls=%s verified=%s", c->id,
-	    log_str(job->relay), log_str(job->tls),
-	    job->tls_verified ? "yes" : "no");
-	if (job->route.tls == TLS_LEVEL_VERIFY && !job->tls_verified) {
-		conn_fail(c, CONN_NEXT, "tls-failed",
-		    "4.7.5 TLS certificate of %s not verified", c->peer);
-		return;
-	}
-	send_ehlo(c);	/* RFC 3207 §4.2: forget all we learnt before TLS */
-}
-
-static void
-tls_fail(struct client *c, short what)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
-	unsigned long e, first = 0;
-	char err[160];
-
-	if (c->job->route.tls == TLS_LEVEL_VERIFY && v != X509_V_OK) {
-		conn_fail(c, CONN_NEXT, "tls-failed",
-		    "4.7.5 TLS certificate verification failed for %s: %s",
-		    c->peer, X509_verify_cert_error_string(v));
-		return;
-	}
-	/*
-	 * libevent keeps SSL_get_error()'s code first, then the error queue;
-	 * it pops them last first.  The earliest queued error says most.
-	 */
-	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
-		if (ERR_GET_LIB(e) != 0)
-			first = e;
-	if (first != 0)
-		ERR_error_string_n(first, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "%s", what & BEV_EVENT_TIMEOUT ?
-		    "timed out" : "connection closed");
-	if (c->job->route.tls != TLS_LEVEL_MAY) {
-		conn_fail(c, CONN_NEXT, "tls-failed",
-		    "4.7.5 TLS handshake with %s failed: %s", c->peer, err);
-		return;
-	}
-	/* The queue retries in clear; every try here would fail alike. */
-	c->job->tls_failed = 1;
-	conn_fail(c, CONN_STOP, "tls-failed",
-	    "4.7.5 TLS handshake with %s failed: %s (will retry without TLS)",
-	    c->peer, err);
-}
-
-/* EHLO (or HELO) done: TLS as the route demands, then AUTH. */
-static void
-ehlo_done(struct client *c)
-{
-	enum tls_level level = c->job->route.tls;
-
-	if (c->tls || level == TLS_LEVEL_NONE) {
-		auth_start(c);
-		return;
-	}
-	if (c->ext & EXT_STARTTLS) {
-		send_cmd(c, "STARTTLS");
-		c->state = ST_STARTTLS;
-		return;
-	}
-	if (level != TLS_LEVEL_MAY) {
-		conn_fail(c, CONN_NEXT, "tls-required",
-		    "4.7.5 TLS required but not offered by %s", c->peer);
-		return;
-	}
-	log_info("delivery=%s relay=%s tls=none reason=not-offered", c->id,
-	    log_str(c->job->relay));
-	auth_start(c);
-}
-
-static void
 on_ehlo(struct client *c)
 {
 	if (c->code / 100 == 2) {
-		ehlo_done(c);
+		delivery_tls_ehlo_done(c);
 	} else if (c->code / 100 == 5) {
 		/* RFC 5321 §3.2: an old server; no extensions then. */
 		c->ext = 0;
-		send_cmd(c, "HELO %s", client_conf.hostname);
+		delivery_send_cmd(c, "HELO %s", client_conf.hostname);
 		c->state = ST_HELO;
 	} else
-		conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
+		delivery_conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
 }
 
 static void
 on_helo(struct client *c)
 {
 	if (c->code / 100 == 2)
-		ehlo_done(c);
+		delivery_tls_ehlo_done(c);
 	else
-		conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
-}
-
-static void
-on_starttls(struct client *c)
-{
-	if (c->code == 220) {
-		tls_start(c);
-		return;
-	}
-	if (c->job->route.tls != TLS_LEVEL_MAY) {
-		conn_fail(c, CONN_NEXT, "tls-required",
-		    "4.7.5 TLS required but STARTTLS refused by %s: %s",
-		    c->peer, c->reply);
-		return;
-	}
-	log_info("delivery=%s relay=%s tls=none reason=starttls-refused reply=%s",
-	    c->id, log_str(c->job->relay), log_str(c->reply));
-	auth_start(c);
+		delivery_conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
 }
 
 /* ---- Mail transactions (RFC 5321 §3.3) ---- */
@@ -828,7 +636,7 @@ send_rcpt(struct client *c)
 {
 	struct delivery_msg *m = msg_current(c);
 
-	send_cmd(c, "RCPT TO:<%s>", m->rcpts[c->si].addr);
+	delivery_send_cmd(c, "RCPT TO:<%s>", m->rcpts[c->si].addr);
 	c->si = next_pending(m, c->si + 1);
 	c->nsent++;
 }
@@ -843,11 +651,11 @@ quit(struct client *c)
 	 */
 	if (c->job->unrecorded > 0) {
 		c->state = ST_QUIT_WAIT;
-		set_timeouts(c, 0, client_conf.command_timeout);
+		delivery_set_timeouts(c, 0, client_conf.command_timeout);
 		return;
 	}
-	send_cmd(c, "QUIT");
-	set_timeouts(c, QUIT_TIMEOUT, QUIT_TIMEOUT);
+	delivery_send_cmd(c, "QUIT");
+	delivery_set_timeouts(c, QUIT_TIMEOUT, QUIT_TIMEOUT);
 	c->state = ST_QUIT;
 }
 
@@ -875,7 +683,7 @@ mail_start(struct client *c)
 	c->si = c->ri = next_pending(m, 0);
 	if (c->ext & EXT_SIZE)		/* RFC 1870 §6 */
 		snprintf(size, sizeof(size), " SIZE=%lld", (long long)m->body_size);
-	send_cmd(c, "MAIL FROM:<%s>%s%s", m->from,
+	delivery_send_cmd(c, "MAIL FROM:<%s>%s%s", m->from,
 	    c->ext & EXT_8BITMIME ? " BODY=8BITMIME" : "", size);
 	c->state = ST_MAIL;
 	/* RFC 2920 §3.1: MAIL and RCPTs may go in one group. */
@@ -893,7 +701,7 @@ mail_next(struct client *c, int rset)
 	c->mi++;
 	for (i = c->mi; rset && i < c->job->nmsgs; i++)
 		if (next_pending(c->job->msgs[i], 0) < c->job->msgs[i]->nrcpts) {
-			send_cmd(c, "RSET");
+			delivery_send_cmd(c, "RSET");
 			c->state = ST_RSET;
 			return;
 		}
@@ -943,7 +751,7 @@ on_rcpt(struct client *c)
 	else if (c->accepted == 0)
 		mail_next(c, 1);
 	else {
-		send_cmd(c, "DATA");
+		delivery_send_cmd(c, "DATA");
 		c->state = ST_DATA;
 	}
 }
@@ -982,7 +790,7 @@ send_dot(struct client *c)
 		evbuffer_add(out, "\r\n", 2);
 	evbuffer_add(out, ".\r\n", 3);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	set_timeouts(c, client_conf.data_timeout, client_conf.command_timeout);
+	delivery_set_timeouts(c, client_conf.data_timeout, client_conf.command_timeout);
 	c->state = ST_DOT;
 }
 
@@ -1023,7 +831,7 @@ body_pump(struct client *c)
 			    "queue file %s: %s", m->id, n == 0 ?
 			    "shorter than expected" : strerror(errno));
 			msg_set(c->job, m, DELIVERY_TEMPFAIL, c->error);
-			conn_fail(c, CONN_STOP, "local-error",
+			delivery_conn_fail(c, CONN_STOP, "local-error",
 			    "4.3.0 delivery aborted after a local error");
 			return;
 		}
@@ -1035,7 +843,7 @@ body_pump(struct client *c)
 		return;
 	if (c->job->unrecorded > 0) {
 		c->state = ST_DOT_WAIT;
-		set_timeouts(c, 0, client_conf.command_timeout);
+		delivery_set_timeouts(c, 0, client_conf.command_timeout);
 		return;
 	}
 	send_dot(c);
@@ -1058,7 +866,7 @@ on_data(struct client *c)
 	memcpy(c->tail, "\r\n", 2);
 	c->state = ST_BODY;
 	/* Nothing to read while we send; a stalled write still times out. */
-	set_timeouts(c, 0, client_conf.command_timeout);
+	delivery_set_timeouts(c, 0, client_conf.command_timeout);
 	bufferevent_setwatermark(c->bev, EV_WRITE, BODY_LOW, 0);
 	body_pump(c);
 }
@@ -1084,7 +892,7 @@ on_rset(struct client *c)
 	if (c->code / 100 == 2)
 		mail_start(c);
 	else
-		conn_fail(c, CONN_NEXT, "rejected",
+		delivery_conn_fail(c, CONN_NEXT, "rejected",
 		    "4.5.0 %s refused RSET: %s", c->peer, c->reply);
 }
 
@@ -1097,7 +905,7 @@ dispatch(struct client *c)
 	case ST_BANNER:		on_banner(c);	break;
 	case ST_EHLO:		on_ehlo(c);	break;
 	case ST_HELO:		on_helo(c);	break;
-	case ST_STARTTLS:	on_starttls(c);	break;
+	case ST_STARTTLS:	delivery_tls_on_starttls(c); break;
 	case ST_AUTH:		on_auth(c);	break;
 	case ST_MAIL:		on_mail(c);	break;
 	case ST_RCPT:		on_rcpt(c);	break;
@@ -1125,7 +933,7 @@ client_process(struct client *c)
 		if ((r = reply_read(c)) == 0)
 			return;
 		if (r == -1) {
-			conn_fail(c, CONN_NEXT, "protocol-error",
+			delivery_conn_fail(c, CONN_NEXT, "protocol-error",
 			    "4.5.0 protocol error with %s while %s: "
 			    "malformed reply", c->peer, phase[c->state]);
 			return;
@@ -1134,21 +942,21 @@ client_process(struct client *c)
 		    log_str(c->job->relay), log_str(c->reply));
 		/* RFC 5321 §3.8: 421 ends the session whatever was asked. */
 		if (c->code == 421 && c->state != ST_QUIT) {
-			conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
+			delivery_conn_fail(c, CONN_NEXT, "rejected", "%s", c->reply);
 			return;
 		}
 		dispatch(c);
 	}
 }
 
-static void
-client_readcb(struct bufferevent *bev, void *arg)
+void
+delivery_readcb(struct bufferevent *bev, void *arg)
 {
 	client_process(arg);
 }
 
-static void
-client_writecb(struct bufferevent *bev, void *arg)
+void
+delivery_writecb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
@@ -1159,44 +967,46 @@ client_writecb(struct bufferevent *bev, void *arg)
 		client_process(c);	/* an early reply may wait */
 }
 
-static void
-client_eventcb(struct bufferevent *bev, short what, void *arg)
+void
+delivery_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client *c = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (c->state == ST_TLS) {
-			tls_done(c);
-			return;
-		}
 		int one = 1;
 
+		if (c->state == ST_TLS) {
+			delivery_tls_done(c);
+			return;
+		}
 		log_debug("delivery=%s relay=%s event=connected", c->id,
 		    log_str(c->job->relay));
 		/* Commands are small and each waits for its reply: no Nagle. */
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
+		if (delivery_tls_implicit(c))
+			return;		/* RFC 8314: the greeting comes over TLS */
 		c->state = ST_BANNER;
-		set_timeouts(c, client_conf.command_timeout,
+		delivery_set_timeouts(c, client_conf.command_timeout,
 		    client_conf.command_timeout);
 		bufferevent_enable(bev, EV_READ);
 		return;
 	}
 	if (c->state == ST_CONNECT)
-		conn_fail(c, CONN_NEXT, "connect-failed", "4.4.1 connect to %s: %s",
+		delivery_conn_fail(c, CONN_NEXT, "connect-failed", "4.4.1 connect to %s: %s",
 		    c->job->relay, what & BEV_EVENT_TIMEOUT ?
 		    "Connection timed out" : strerror(err));
 	else if (c->state == ST_TLS)
-		tls_fail(c, what);
+		delivery_tls_fail(c, what);
 	else if (c->state == ST_QUIT)
 		client_finish(c);
 	else if (what & BEV_EVENT_TIMEOUT)
-		conn_fail(c, CONN_NEXT, "timeout",
+		delivery_conn_fail(c, CONN_NEXT, "timeout",
 		    "4.4.2 conversation with %s timed out while %s", c->peer,
 		    phase[c->state]);
 	else
-		conn_fail(c, CONN_NEXT, "lost-connection",
+		delivery_conn_fail(c, CONN_NEXT, "lost-connection",
 		    "4.4.2 lost connection with %s while %s", c->peer,
 		    phase[c->state]);
 }
@@ -1236,6 +1046,7 @@ delivery_start(struct delivery_job *job)
 	c->job = job;
 	job->client = c;
 	job->unrecorded = 0;
+	job->policy = "none";
 	snprintf(c->id, sizeof(c->id), "%08X", arc4random());
 	event_assign(&c->done_ev, client_base, -1, 0, done_cb, c);
 	c->state = ST_RESOLVE;
@@ -1245,6 +1056,13 @@ delivery_start(struct delivery_job *job)
 	if (job_pending(job) == 0)
 		client_finish(c);
 	else
-		dns_resolve(job->route.host, job->route.mx, job->route.port,
-		    dns_done, c);
+		delivery_tls_policy(c);	/* then delivery_resolve */
+}
+
+void
+delivery_resolve(struct client *c)
+{
+	c->state = ST_RESOLVE;
+	dns_resolve(c->job->route.host, c->job->route.mx, c->job->route.port,
+	    dns_done, c);
 }

@@ -23,6 +23,7 @@ enum tls_level {
 	TLS_LEVEL_MAY,		/* STARTTLS when offered; clear otherwise */
 	TLS_LEVEL_ENCRYPT,	/* TLS required, certificate not checked */
 	TLS_LEVEL_VERIFY,	/* TLS required, chain and name verified */
+	TLS_LEVEL_DANE,		/* a route: TLS required, the host's TLSA match */
 };
 
 struct delivery_route {
@@ -35,6 +36,13 @@ struct delivery_route {
 	const char		*username;	/* AUTH to a smarthost, or NULL */
 	const char		*password;
 	const void		*ca_store;	/* X509_STORE for verify, or NULL */
+	int			 implicit;	/* TLS from the first byte (465) */
+	/* MX delivery (relay without smarthost) only: */
+	int			 mta_sts;	/* enum policy_level (config.h) */
+	int			 dane;		/* enum policy_level */
+	int			 fallback;	/* in the clear-text window after a
+						   failed handshake (level may) */
+	int			 tls_rpt;	/* count sessions for TLS-RPT */
 };
 
 enum delivery_result {
@@ -48,6 +56,8 @@ struct delivery_rcpt {
 	const char		*addr;
 	enum delivery_result	 result;
 	char			 reply[256];	/* the remote reply, or our reason */
+	const char		*policy;	/* what secured it (static string) */
+	int			 verified;	/* the peer's certificate */
 };
 
 struct delivery_msg {
@@ -69,6 +79,7 @@ struct delivery_job {
 	char			 tls[96];	/* "TLSv1.3 TLS_AES_..." or "none" */
 	int			 tls_verified;
 	int			 tls_failed;	/* a STARTTLS handshake failed (level may) */
+	const char		*policy;	/* "none", "mta-sts enforce", "dane" ... */
 	/* Called once, on the loop, when every message has a result per rcpt. */
 	void			(*done)(struct delivery_job *, void *arg);
 	/*

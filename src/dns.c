@@ -8,7 +8,13 @@
  * once; when the last one answers, the addresses are laid out in the order
  * RFC 5321 §5.1 wants them tried.  Callers always hear back from the loop,
  * through an event made active when the answer is complete, because c-ares
- * itself may answer from inside ares_getaddrinfo (/etc/hosts, literals).
+ * itself may answer from inside a call.
+ *
+ * Every query carries the AD bit (RFC 6840 §5.7), and every answer's AD bit
+ * is kept: a validating resolver sets it only on data it has verified with
+ * DNSSEC, which is what DANE needs (RFC 7672 §2.1).  The resolver must be a
+ * local one that validates (unbound, say): an AD bit from across a network
+ * proves nothing.
  *
  * Not here: connecting, or deciding what a failure means for the mail.
  */
@@ -25,6 +31,7 @@
 #include <event2/event_struct.h>
 
 #include "dns.h"
+#include "dns_msg.h"
 #include "log.h"
 
 struct dns_sock {
@@ -35,17 +42,61 @@ struct dns_sock {
 
 struct dns_lookup;
 
-/* One exchange (or the name itself) and what its address query gave. */
+#define DNS_ADDRS_MAX	8	/* addresses kept per name and family */
+
+/* One exchange (or the name itself) and what its address queries gave. */
 struct dns_mx {
 	struct dns_lookup	*lk;
 	char			 name[256];
 	int			 preference;
 	uint32_t		 shuffle;	/* orders equal preferences */
-	int			 status;	/* of the address query */
-	struct ares_addrinfo	*ai;
+	int			 status;	/* the worse of the two queries */
+	int			 secure;	/* both answers validated */
+	int			 answered;
+	struct in_addr		 a[DNS_ADDRS_MAX];
+	int			 na;
+	struct in6_addr		 aaaa[DNS_ADDRS_MAX];
+	int			 naaaa;
 };
 
+/*
+ * Every look-up in progress is on one list, so that at shutdown, when
+ * c-ares has answered them all with ARES_EDESTRUCTION and their results
+ * will never be delivered, what they hold can be freed.
+ */
+struct dns_track {
+	struct dns_track	*prev, *next;
+	struct event		*ev;		/* the "done" event */
+	void			(*free_fn)(struct dns_track *);
+};
+
+static struct dns_track *tracked;
+
+static void
+track(struct dns_track *t, struct event *ev, void (*free_fn)(struct dns_track *))
+{
+	t->ev = ev;
+	t->free_fn = free_fn;
+	t->prev = NULL;
+	t->next = tracked;
+	if (tracked != NULL)
+		tracked->prev = t;
+	tracked = t;
+}
+
+static void
+untrack(struct dns_track *t)
+{
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		tracked = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+}
+
 struct dns_lookup {
+	struct dns_track	 track;		/* first */
 	char			 name[256];
 	int			 want_mx;
 	int			 implicit;	/* no MX: the name is its own MX */
@@ -177,10 +228,17 @@ dns_shutdown(void)
 {
 	struct dns_sock *s;
 
+	struct dns_track *t;
+
 	if (dns_channel != NULL) {
-		ares_destroy(dns_channel);
+		ares_destroy(dns_channel);	/* answers all with EDESTRUCTION */
 		dns_channel = NULL;
 		ares_library_cleanup();
+	}
+	while ((t = tracked) != NULL) {
+		untrack(t);
+		event_del(t->ev);
+		t->free_fn(t);
 	}
 	while ((s = dns_socks) != NULL) {
 		dns_socks = s->next;
@@ -197,13 +255,57 @@ dns_shutdown(void)
 static void
 lookup_free(struct dns_lookup *lk)
 {
-	size_t i;
-
-	for (i = 0; i < lk->nmx; i++)
-		if (lk->mxs[i].ai != NULL)
-			ares_freeaddrinfo(lk->mxs[i].ai);
 	free(lk->mxs);
 	free(lk);
+}
+
+/*
+ * Sends a query for name with the AD bit set; cb gets the raw answer, with
+ * ARES_SUCCESS whatever its RCODE (see answer_status).
+ */
+static void
+query_ad(const char *name, int type, ares_callback cb, void *arg)
+{
+	unsigned char *q;
+	int qlen, rc;
+
+	rc = ares_create_query(name, ns_c_in, type, 0, 1, &q, &qlen, 0);
+	if (rc != ARES_SUCCESS) {
+		cb(arg, rc, 0, NULL, 0);
+		return;
+	}
+	q[3] |= 0x20;		/* AD: tell us whether you validated it */
+	ares_send(dns_channel, q, qlen, cb, arg);
+	ares_free_string(q);
+}
+
+/*
+ * The status ares_query would give a raw answer, and its AD bit:
+ * ARES_ENOTFOUND for NXDOMAIN, ARES_ENODATA for no answer records.
+ */
+static int
+answer_status(int status, const unsigned char *abuf, int alen, int *ad)
+{
+	struct dns_msg_info info;
+
+	*ad = 0;
+	if (status != ARES_SUCCESS)
+		return status;
+	if (abuf == NULL || dns_msg_header(abuf, alen, &info) == -1)
+		return ARES_EBADRESP;
+	*ad = info.ad;
+	switch (info.rcode) {
+	case 0:
+		return info.ancount == 0 ? ARES_ENODATA : ARES_SUCCESS;
+	case 3:
+		return ARES_ENOTFOUND;
+	case 2:
+		return ARES_ESERVFAIL;
+	case 5:
+		return ARES_EREFUSED;
+	default:
+		return ARES_EBADRESP;
+	}
 }
 
 static void
@@ -214,8 +316,15 @@ lookup_done_cb(evutil_socket_t fd, short what, void *arg)
 	log_debug("event=dns name=%s mx=%d status=%d hosts=%zu error=%s",
 	    log_str(lk->name), lk->want_mx, lk->res.status, lk->res.nhosts,
 	    log_str(lk->res.error));
+	untrack(&lk->track);
 	lk->cb(&lk->res, lk->arg);
 	lookup_free(lk);
+}
+
+static void
+lookup_track_free(struct dns_track *t)
+{
+	lookup_free((struct dns_lookup *)t);
 }
 
 /* The answer is complete; the caller hears of it from the loop. */
@@ -252,6 +361,7 @@ add_host(struct dns_lookup *lk, const struct dns_mx *mx,
 	h = &res->hosts[res->nhosts++];
 	snprintf(h->name, sizeof(h->name), "%s", mx->name);
 	h->preference = mx->preference;
+	h->secure = mx->secure;
 	memcpy(&h->addr, sa, salen);
 	h->addrlen = salen;
 	if (sa->sa_family == AF_INET)
@@ -264,20 +374,34 @@ add_host(struct dns_lookup *lk, const struct dns_mx *mx,
 static void
 lookup_collect(struct dns_lookup *lk)
 {
-	struct ares_addrinfo_node *n;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
 	char error[128];
 	size_t i;
-	int temporary = 0;
+	int temporary = 0, k;
 	int last = ARES_SUCCESS;
 
 	for (i = 0; i < lk->nmx; i++) {
-		if (lk->mxs[i].status != ARES_SUCCESS) {
-			temporary |= status_is_temporary(lk->mxs[i].status);
-			last = lk->mxs[i].status;
+		struct dns_mx *mx = &lk->mxs[i];
+
+		if (mx->na == 0 && mx->naaaa == 0) {
+			temporary |= status_is_temporary(mx->status);
+			last = mx->status != ARES_SUCCESS ? mx->status : ARES_ENODATA;
 			continue;
 		}
-		for (n = lk->mxs[i].ai->nodes; n != NULL; n = n->ai_next)
-			add_host(lk, &lk->mxs[i], n->ai_addr, n->ai_addrlen);
+		/* IPv6 first, as getaddrinfo orders them here too. */
+		for (k = 0; k < mx->naaaa; k++) {
+			memset(&sin6, 0, sizeof(sin6));
+			sin6.sin6_family = AF_INET6;
+			sin6.sin6_addr = mx->aaaa[k];
+			add_host(lk, mx, (struct sockaddr *)&sin6, sizeof(sin6));
+		}
+		for (k = 0; k < mx->na; k++) {
+			memset(&sin, 0, sizeof(sin));
+			sin.sin_family = AF_INET;
+			sin.sin_addr = mx->a[k];
+			add_host(lk, mx, (struct sockaddr *)&sin, sizeof(sin));
+		}
 	}
 	if (lk->res.nhosts > 0) {
 		lookup_finish(lk, DNS_OK, "");
@@ -299,37 +423,66 @@ lookup_collect(struct dns_lookup *lk)
 	}
 }
 
+/* One address query of an exchange has answered. */
 static void
-addr_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+addr_answer(struct dns_mx *mx, int status, int ad)
 {
-	struct dns_mx *mx = arg;
-
-	mx->status = status;
-	mx->ai = ai;
-	if (status == ARES_SUCCESS && ai == NULL)
-		mx->status = ARES_ENODATA;
+	/* An exchange is secure only when every answer about it was. */
+	mx->secure = mx->answered++ == 0 ? ad : mx->secure && ad;
+	if (status != ARES_SUCCESS && (mx->status == ARES_SUCCESS ||
+	    status_is_temporary(status)))
+		mx->status = status;
 	if (--mx->lk->pending == 0)
 		lookup_collect(mx->lk);
 }
 
+static void
+a_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_mx *mx = arg;
+	struct ares_addrttl ttls[DNS_ADDRS_MAX];
+	int n = DNS_ADDRS_MAX, ad, k;
+
+	status = answer_status(status, abuf, alen, &ad);
+	if (status == ARES_SUCCESS &&
+	    (status = ares_parse_a_reply(abuf, alen, NULL, ttls, &n)) == ARES_SUCCESS)
+		for (k = 0; k < n && mx->na < DNS_ADDRS_MAX; k++)
+			mx->a[mx->na++] = ttls[k].ipaddr;
+	addr_answer(mx, status, ad);
+}
+
+static void
+aaaa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_mx *mx = arg;
+	struct ares_addr6ttl ttls[DNS_ADDRS_MAX];
+	int n = DNS_ADDRS_MAX, ad, k;
+
+	status = answer_status(status, abuf, alen, &ad);
+	if (status == ARES_SUCCESS && (status = ares_parse_aaaa_reply(abuf, alen,
+	    NULL, ttls, &n)) == ARES_SUCCESS)
+		for (k = 0; k < n && mx->naaaa < DNS_ADDRS_MAX; k++)
+			memcpy(&mx->aaaa[mx->naaaa++], &ttls[k].ip6addr,
+			    sizeof(struct in6_addr));
+	addr_answer(mx, status, ad);
+}
+
 /*
- * Starts every address query at once.  c-ares may answer some from inside
- * ares_getaddrinfo, so one extra count keeps the look-up open until all
- * have been started.
+ * Starts every address query (A and AAAA per exchange) at once.  c-ares
+ * may answer some from inside ares_send, so one extra count keeps the
+ * look-up open until all have been started.
  */
 static void
 lookup_addresses(struct dns_lookup *lk)
 {
-	struct ares_addrinfo_hints hints;
 	size_t i;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;	/* A and AAAA */
-	hints.ai_socktype = SOCK_STREAM;
-	lk->pending = lk->nmx + 1;
-	for (i = 0; i < lk->nmx; i++)
-		ares_getaddrinfo(dns_channel, lk->mxs[i].name, NULL, &hints,
-		    addr_cb, &lk->mxs[i]);
+	lk->pending = 2 * lk->nmx + 1;
+	for (i = 0; i < lk->nmx; i++) {
+		lk->mxs[i].status = ARES_SUCCESS;
+		query_ad(lk->mxs[i].name, ns_t_a, a_cb, &lk->mxs[i]);
+		query_ad(lk->mxs[i].name, ns_t_aaaa, aaaa_cb, &lk->mxs[i]);
+	}
 	dns_timer_update();
 	if (--lk->pending == 0)
 		lookup_collect(lk);
@@ -392,7 +545,11 @@ mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	struct dns_lookup *lk = arg;
 	struct ares_mx_reply *mx = NULL;
 	char error[128];
+	int ad;
 
+	status = answer_status(status, abuf, alen, &ad);
+	/* The domain's answer, records or their absence, was validated. */
+	lk->res.mx_secure = ad;
 	if (status == ARES_SUCCESS)
 		status = ares_parse_mx_reply(abuf, alen, &mx);
 	switch (status) {
@@ -499,6 +656,7 @@ dns_resolve(const char *name, int mx, int port,
 		return;
 	}
 	event_assign(&lk->done_ev, dns_base, -1, 0, lookup_done_cb, lk);
+	track(&lk->track, &lk->done_ev, lookup_track_free);
 	lk->want_mx = mx;
 	lk->port = port;
 	lk->cb = cb;
@@ -515,10 +673,305 @@ dns_resolve(const char *name, int mx, int port,
 		return;
 	}
 	if (mx)
-		ares_query(dns_channel, name, ns_c_in, ns_t_mx, mx_cb, lk);
+		query_ad(name, ns_t_mx, mx_cb, lk);
 	else if (lookup_self(lk) == -1)
 		lookup_finish(lk, DNS_TEMPFAIL, "out of memory");
 	else
 		lookup_addresses(lk);
+	dns_timer_update();
+}
+
+/* ---- TXT and TLSA records ---- */
+
+struct dns_rr_query {
+	struct dns_track	 track;		/* first */
+	int			 type;
+	void			(*txt_cb)(const struct dns_txt_result *, void *);
+	void			(*tlsa_cb)(const struct dns_tlsa_result *, void *);
+	void			*arg;
+	struct dns_txt_result	 txt;
+	struct dns_tlsa_result	 tlsa;
+	struct event		 done_ev;
+};
+
+static void
+rr_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_rr_query *q = arg;
+
+	untrack(&q->track);
+	if (q->type == ns_t_txt)
+		q->txt_cb(&q->txt, q->arg);
+	else
+		q->tlsa_cb(&q->tlsa, q->arg);
+	free(q);
+}
+
+static enum dns_status
+status_of(int status, char *error, size_t len)
+{
+	if (status == ARES_SUCCESS)
+		return DNS_OK;
+	snprintf(error, len, "%s", ares_strerror(status));
+	return status == ARES_ENOTFOUND || status == ARES_ENODATA ?
+	    DNS_NOTFOUND : DNS_TEMPFAIL;
+}
+
+static void
+txt_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_rr_query *q = arg;
+	struct dns_txt_result *r = &q->txt;
+	struct ares_txt_ext *txt = NULL, *t;
+	int ad;
+
+	status = answer_status(status, abuf, alen, &ad);
+	r->secure = ad;
+	if (status == ARES_SUCCESS)
+		status = ares_parse_txt_reply_ext(abuf, alen, &txt);
+	r->status = status_of(status, r->error, sizeof(r->error));
+	/* The strings of one record are joined (RFC 7208 §3.3 style). */
+	for (t = txt; t != NULL && r->status == DNS_OK; t = t->next) {
+		if (t->record_start) {
+			if (r->n == DNS_TXT_MAX)
+				break;
+			r->n++;
+		} else if (r->n == 0)
+			continue;
+		{
+			size_t *len = &r->lens[r->n - 1];
+			size_t take = t->length;
+
+			if (*len + take >= DNS_TXT_LEN) {
+				take = DNS_TXT_LEN - 1 - *len;
+				r->cut = 1;
+			}
+			memcpy(r->records[r->n - 1] + *len, t->txt, take);
+			*len += take;
+			r->records[r->n - 1][*len] = '\0';
+		}
+	}
+	ares_free_data(txt);
+	event_active(&q->done_ev, EV_TIMEOUT, 1);
+}
+
+static void
+tlsa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_rr_query *q = arg;
+	struct dns_tlsa_result *r = &q->tlsa;
+	int ad, n;
+
+	status = answer_status(status, abuf, alen, &ad);
+	r->secure = ad;
+	r->status = status_of(status, r->error, sizeof(r->error));
+	if (r->status == DNS_OK) {
+		if ((n = dns_msg_tlsa(abuf, alen, r->records, DNS_TLSA_MAX)) < 0) {
+			r->status = DNS_TEMPFAIL;
+			snprintf(r->error, sizeof(r->error), "malformed TLSA answer");
+		} else
+			r->n = n;
+	}
+	event_active(&q->done_ev, EV_TIMEOUT, 1);
+}
+
+static void
+track_free(struct dns_track *t)
+{
+	free(t);	/* the track is the object's first member */
+}
+
+static struct dns_rr_query *
+rr_query_new(int type, void *arg)
+{
+	struct dns_rr_query *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	q->type = type;
+	q->arg = arg;
+	event_assign(&q->done_ev, dns_base, -1, 0, rr_done_cb, q);
+	track(&q->track, &q->done_ev, track_free);
+	return q;
+}
+
+static void
+rr_start(struct dns_rr_query *q, const char *name,
+    void (*cb)(void *, int, int, unsigned char *, int))
+{
+	if (dns_channel == NULL || strlen(name) >= 256) {
+		cb(q, ARES_ECONNREFUSED, 0, NULL, 0);
+		return;
+	}
+	query_ad(name, q->type, cb, q);
+	dns_timer_update();
+}
+
+void
+dns_txt(const char *name, void (*cb)(const struct dns_txt_result *, void *),
+    void *arg)
+{
+	struct dns_rr_query *q = rr_query_new(ns_t_txt, arg);
+
+	if (q == NULL) {
+		log_errx("event=dns name=%s error=\"lookup lost: out of memory\"",
+		    log_str(name));
+		return;
+	}
+	q->txt_cb = cb;
+	rr_start(q, name, txt_cb);
+}
+
+void
+dns_tlsa(const char *name, void (*cb)(const struct dns_tlsa_result *, void *),
+    void *arg)
+{
+	struct dns_rr_query *q = rr_query_new(52, arg);	/* TLSA, RFC 6698 */
+
+	if (q == NULL) {
+		log_errx("event=dns name=%s error=\"lookup lost: out of memory\"",
+		    log_str(name));
+		return;
+	}
+	q->tlsa_cb = cb;
+	rr_start(q, name, tlsa_cb);
+}
+
+/* ---- does the resolver validate? ---- */
+
+struct probe {
+	int	 done;
+	int	 status;
+	int	 ad;
+};
+
+static void
+probe_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct probe *p = arg;
+
+	p->status = answer_status(status, abuf, alen, &p->ad);
+	p->done = 1;
+}
+
+int
+dns_probe_dnssec(const char *servers, char *why, size_t whylen)
+{
+	struct ares_options opts;
+	ares_channel ch;
+	struct probe p;
+	unsigned char *q;
+	int qlen, rc, nfds;
+	fd_set r, w;
+	struct timeval tv, *tvp;
+
+	memset(&p, 0, sizeof(p));
+	memset(&opts, 0, sizeof(opts));
+	opts.timeout = 2000;
+	opts.tries = 2;
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS ||
+	    ares_init_options(&ch, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES) !=
+	    ARES_SUCCESS) {
+		snprintf(why, whylen, "cannot start a resolver");
+		return -1;
+	}
+	if (servers != NULL && ares_set_servers_ports_csv(ch, servers) != ARES_SUCCESS) {
+		ares_destroy(ch);
+		snprintf(why, whylen, "bad resolver list");
+		return -1;
+	}
+	/* The root is signed; a validating resolver says so of its SOA. */
+	if ((rc = ares_create_query(".", ns_c_in, ns_t_soa, 0, 1, &q, &qlen, 0)) !=
+	    ARES_SUCCESS) {
+		ares_destroy(ch);
+		snprintf(why, whylen, "%s", ares_strerror(rc));
+		return -1;
+	}
+	q[3] |= 0x20;
+	ares_send(ch, q, qlen, probe_cb, &p);
+	ares_free_string(q);
+	while (!p.done) {
+		FD_ZERO(&r);
+		FD_ZERO(&w);
+		nfds = ares_fds(ch, &r, &w);
+		if (nfds == 0)
+			break;
+		tvp = ares_timeout(ch, NULL, &tv);
+		select(nfds, &r, &w, NULL, tvp);
+		ares_process(ch, &r, &w);
+	}
+	ares_destroy(ch);
+	ares_library_cleanup();
+	if (!p.done || p.status != ARES_SUCCESS) {
+		snprintf(why, whylen, "the resolver did not answer for the root "
+		    "(%s)", ares_strerror(p.done ? p.status : ARES_ETIMEOUT));
+		return -1;
+	}
+	if (!p.ad) {
+		snprintf(why, whylen, "the resolver does not set the AD bit: it "
+		    "does not validate DNSSEC");
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- the same, on the loop ---- */
+
+struct probe_async {
+	struct dns_track track;		/* first */
+	void	(*cb)(int, const char *, void *);
+	void	*arg;
+	struct event done_ev;
+	int	 result;
+	char	 why[160];
+};
+
+static void
+probe_async_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe_async *p = arg;
+
+	untrack(&p->track);
+	p->cb(p->result, p->why, p->arg);
+	free(p);
+}
+
+static void
+probe_async_cb(void *arg, int status, int timeouts, unsigned char *abuf,
+    int alen)
+{
+	struct probe_async *p = arg;
+	int ad;
+
+	status = answer_status(status, abuf, alen, &ad);
+	if (status != ARES_SUCCESS) {
+		p->result = -1;
+		snprintf(p->why, sizeof(p->why), "the resolver did not answer for "
+		    "the root (%s)", ares_strerror(status));
+	} else if (!ad) {
+		p->result = 0;
+		snprintf(p->why, sizeof(p->why), "the resolver does not set the AD "
+		    "bit: it does not validate DNSSEC");
+	} else
+		p->result = 1;
+	event_active(&p->done_ev, EV_TIMEOUT, 1);
+}
+
+void
+dns_probe_dnssec_async(void (*cb)(int, const char *, void *), void *arg)
+{
+	struct probe_async *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return;
+	p->cb = cb;
+	p->arg = arg;
+	event_assign(&p->done_ev, dns_base, -1, 0, probe_async_done, p);
+	track(&p->track, &p->done_ev, track_free);
+	if (dns_channel == NULL) {
+		probe_async_cb(p, ARES_ECONNREFUSED, 0, NULL, 0);
+		return;
+	}
+	query_ad(".", ns_t_soa, probe_async_cb, p);
 	dns_timer_update();
 }

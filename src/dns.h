@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "dns_msg.h"
+
 struct event_base;
 
 #define DNS_HOSTS_MAX	16	/* next-hop addresses kept per look-up */
@@ -25,12 +27,14 @@ enum dns_status {
 struct dns_host {
 	char			 name[256];	/* the MX (or host) name */
 	int			 preference;	/* MX preference, 0 for A/AAAA */
+	int			 secure;	/* its addresses were validated */
 	struct sockaddr_storage	 addr;		/* port already set */
 	socklen_t		 addrlen;
 };
 
 struct dns_result {
 	enum dns_status		 status;
+	int			 mx_secure;	/* the MX answer was validated */
 	char			 error[128];	/* for the log and the DSN */
 	size_t			 nhosts;
 	struct dns_host		 hosts[DNS_HOSTS_MAX];
@@ -53,5 +57,42 @@ void	dns_shutdown(void);
  */
 void	dns_resolve(const char *name, int mx, int port,
 	    void (*cb)(const struct dns_result *, void *), void *arg);
+
+#define DNS_TXT_MAX	8
+#define DNS_TXT_LEN	1024
+
+struct dns_txt_result {
+	enum dns_status		 status;
+	int			 secure;
+	size_t			 n;
+	char			 records[DNS_TXT_MAX][DNS_TXT_LEN];	/* joined */
+	size_t			 lens[DNS_TXT_MAX];
+	int			 cut;		/* a record was longer: cut */
+	char			 error[128];
+};
+
+struct dns_tlsa_result {
+	enum dns_status		 status;	/* NOTFOUND: NXDOMAIN or no data */
+	int			 secure;	/* the answer (or denial) validated */
+	size_t			 n;
+	struct dns_tlsa		 records[DNS_TLSA_MAX];
+	char			 error[128];
+};
+
+/* TXT records of name; cb runs on the loop, never from inside. */
+void	dns_txt(const char *name,
+	    void (*cb)(const struct dns_txt_result *, void *), void *arg);
+/* TLSA records of name ("_25._tcp.mx.example"), with the AD bit. */
+void	dns_tlsa(const char *name,
+	    void (*cb)(const struct dns_tlsa_result *, void *), void *arg);
+
+/*
+ * Blocking (start-up, submitd -n): asks servers (NULL: resolv.conf) for
+ * the root's SOA with the AD bit: 1 when the answer is validated, 0 when
+ * not, -1 when there was no answer; why says so.
+ */
+int	dns_probe_dnssec(const char *servers, char *why, size_t whylen);
+/* The same on the loop: cb(result, why, arg) later, never from inside. */
+void	dns_probe_dnssec_async(void (*cb)(int, const char *, void *), void *arg);
 
 #endif

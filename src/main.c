@@ -34,6 +34,10 @@
 #include "auth.h"
 #include "config.h"
 #include "control.h"
+#include "dane.h"
+#include "delivery.h"
+#include "dns.h"
+#include "https.h"
 #include "listener.h"
 #include "log.h"
 #include "policy.h"
@@ -108,6 +112,36 @@ control_dir(const struct config *conf)
 	}
 	close(fd);
 	return 0;
+}
+
+/*
+ * DANE trusts the AD bit of the resolver's answers: does it validate?
+ * When DANE is required ("require", or a route with tls = "dane"), the
+ * answer decides whether we start (and what -n says), so it is asked for
+ * here, blocking for a moment.  For "optional" it is asked on the loop
+ * (dane.c): until then each answer's own AD bit decides, and a resolver
+ * found not to validate turns DANE off with one warning.
+ */
+static int
+check_dnssec(const struct config *conf)
+{
+	char why[256];
+	size_t i;
+	int required = conf->relay.dane == POLICY_REQUIRE, rc;
+
+	for (i = 0; i < conf->nroutes; i++)
+		required |= conf->routes[i].tls == TLS_LEVEL_DANE;
+	dane_set_resolver_validates(conf->relay.dane != POLICY_DISABLE || required);
+	if (!required)
+		return 0;
+	rc = dns_probe_dnssec(conf->resolver, why, sizeof(why));
+	if (rc == 1)
+		return 0;
+	fprintf(stderr, "%s: relay.dane: DANE is required (relay.dane = "
+	    "\"require\" or a route with tls = \"dane\") but %s; run a local "
+	    "validating resolver (unbound) and point resolver at it\n",
+	    conf->path, why);
+	return -1;
 }
 
 static int
@@ -345,11 +379,23 @@ main(int argc, char *argv[])
 	if (check) {
 		rc = policy_check(conf);
 		if (rc == 0)
+			rc = check_dnssec(conf);
+		if (rc == 0)
 			printf("%s: configuration OK\n", path);
 		config_free(conf);
 		return rc == 0 ? 0 : 1;
 	}
 	log_init(debug, 0);
+	/* libcurl's global set-up wants to run before any thread. */
+	if (https_global_init() == -1) {
+		log_errx("event=start error=\"cannot initialise libcurl\"");
+		config_free(conf);
+		return 1;
+	}
+	if (check_dnssec(conf) == -1) {
+		config_free(conf);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	umask(027);
 
@@ -372,6 +418,7 @@ main(int argc, char *argv[])
 	evsignal_add(ev_hup, NULL);
 	if ((srv.ssl_ctx = tls_server_ctx_new(conf)) == NULL ||
 	    (srv.client_ctx = tls_client_ctx_new()) == NULL ||
+	    dane_ctx_init(srv.client_ctx) == -1 ||
 	    listener_open(&srv) == -1 ||
 	    spool_prepare(conf->spool_dir, conf->uid, conf->gid) == -1 ||
 	    control_dir(conf) == -1 ||
@@ -404,6 +451,7 @@ main(int argc, char *argv[])
 
 	listener_free();
 	control_close();
+	https_shutdown();	/* requests under way finish first */
 	for (k = 0; k < srv.nloops; k++) {
 		worker_pool_free(srv.loops[k].io_pool);
 		worker_pool_free(srv.loops[k].auth_pool);

@@ -30,9 +30,13 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "dane.h"
 #include "delivery.h"
 #include "dns.h"
+#include "https.h"
 #include "log.h"
+#include "sts.h"
+#include "tlsrpt.h"
 #include "queue.h"
 #include "server.h"
 #include "spool.h"
@@ -40,7 +44,6 @@
 #include "util/xalloc.h"
 #include "worker.h"
 
-#define TLS_BROKEN_SECONDS	3600	/* clear text after a failed handshake */
 
 enum rcpt_state {
 	R_PENDING,
@@ -52,6 +55,8 @@ struct qrcpt {
 	char			*addr;
 	enum rcpt_state		 state;
 	char			 reply[256];
+	const char		*policy;	/* of the last attempt, or NULL */
+	int			 verified;
 };
 
 /* A delivery job waiting for a state write of a message to finish. */
@@ -99,6 +104,7 @@ struct dest {
 struct qjob {
 	struct delivery_job	 dj;
 	const struct config	*conf;		/* the route's strings live there */
+	int			 fallback;	/* the route's tls_fallback */
 	struct dest		*dest;
 	char			*destkey;
 	int			 ended;		/* done ran; freed when no write waits */
@@ -617,6 +623,75 @@ bounce_done(struct worker_job *job)
 	free(b);
 }
 
+/* ---- messages of our own (reports, notices) ---- */
+
+struct inject {
+	struct worker_job	 job;
+	struct spool_file	 f;
+	char			*from;
+	char			*rcpt;
+	char			*data;
+	size_t			 len;
+	int			 rc;
+};
+
+static void
+inject_work(struct worker_job *job)
+{
+	struct inject *in = (struct inject *)job;
+	struct spool_envelope env;
+	char *rcpts[1] = { in->rcpt };
+
+	memset(&env, 0, sizeof(env));
+	env.login = env.client = env.helo = env.tls = "-";
+	env.from = in->from;
+	env.rcpts = rcpts;
+	env.nrcpts = 1;
+	env.arrival = time(NULL);
+	if ((in->rc = spool_open(&in->f, &env)) == -1)
+		return;
+	spool_write(&in->f, in->data, in->len);
+	if ((in->rc = spool_commit(&in->f)) == -1)
+		spool_abort(&in->f);
+}
+
+static void
+inject_done(struct worker_job *job)
+{
+	struct inject *in = (struct inject *)job;
+	char *rcpts[1] = { in->rcpt };
+
+	bounces--;
+	if (in->rc == -1)
+		log_errx("event=inject to=%s error=%s", log_addr(in->rcpt),
+		    log_str(strerror(in->f.error ? in->f.error : errno)));
+	else {
+		log_info("queue=%s event=inject from=%s to=%s size=%zu", in->f.id,
+		    log_addr(in->from), log_addr(in->rcpt), in->len);
+		queue_add(in->f.id, in->from, rcpts, 1, time(NULL),
+		    in->f.body_offset, in->f.size);
+	}
+	free(in->from);
+	free(in->rcpt);
+	free(in->data);
+	free(in);
+}
+
+void
+queue_inject(const char *from, const char *rcpt, char *data, size_t len)
+{
+	struct inject *in = xcalloc(1, sizeof(*in));
+
+	in->from = xstrdup(from);
+	in->rcpt = xstrdup(rcpt);
+	in->data = data;
+	in->len = len;
+	in->job.work = inject_work;
+	in->job.done = inject_done;
+	bounces++;		/* a stop waits for it, as for a bounce */
+	worker_submit(srv->io_pool, &in->job);
+}
+
 /* "addr\treply\n" for each recipient in state, or NULL when there is none. */
 static char *
 rcpt_report(const struct qmsg *qm, enum rcpt_state state)
@@ -761,6 +836,8 @@ apply_results(struct qmsg *qm, const struct delivery_msg *dm)
 		if (r->state != R_PENDING)
 			continue;	/* already taken from this job */
 		snprintf(r->reply, sizeof(r->reply), "%s", dr->reply);
+		r->policy = dr->policy;
+		r->verified = dr->verified;
 		if (dr->result == DELIVERY_OK) {
 			r->state = R_DELIVERED;
 			STAT_ADD(srv, delivered, 1);
@@ -814,10 +891,11 @@ job_done(struct delivery_job *dj, void *arg)
 	time_t now = time(NULL);
 	size_t i;
 
-	if (dj->tls_failed) {
-		j->dest->tls_broken_until = now + TLS_BROKEN_SECONDS;
+	if (dj->tls_failed && j->fallback > 0) {
+		/* relay.tls_fallback: only for a domain without a policy. */
+		j->dest->tls_broken_until = now + j->fallback;
 		log_info("relay=%s event=tls result=fail action=\"next attempts in "
-		    "clear for %d seconds\"", log_str(dj->relay), TLS_BROKEN_SECONDS);
+		    "clear for %d seconds\"", log_str(dj->relay), j->fallback);
 	}
 	for (i = 0; i < j->n; i++) {
 		struct qmsg *qm = j->qm[i];
@@ -882,11 +960,15 @@ job_fill_route(struct qjob *j, const struct route_conf *r, const char *domain,
 		dr->mx = 1;
 	}
 	dr->tls = r->tls;
-	if (dr->tls == TLS_LEVEL_MAY && j->dest->tls_broken_until > now)
-		dr->tls = TLS_LEVEL_NONE;	/* the last handshake failed */
+	/* The last handshake failed: delivery decides whether clear text may do. */
+	dr->fallback = dr->tls == TLS_LEVEL_MAY && j->dest->tls_broken_until > now;
 	dr->username = r->username;
 	dr->password = r->password;
 	dr->ca_store = r->ca_store;
+	dr->implicit = r->implicit;
+	dr->mta_sts = conf->relay.mta_sts;
+	dr->dane = conf->relay.dane;
+	dr->tls_rpt = conf->relay.tls_rpt;
 }
 
 /* Adds qm's pending recipients for one next hop to the job j. */
@@ -985,6 +1067,7 @@ tick_msg(struct qmsg *qm, struct map *building, time_t now)
 		j->dest = d;
 		j->destkey = xstrdup(key);
 		j->conf = config_ref(conf);
+		j->fallback = r->tls_fallback;
 		job_fill_route(j, r, dom, now);
 		j->dj.done = job_done;
 		j->dj.msg_done = msg_done;
@@ -1127,9 +1210,12 @@ queue_init(struct server *s)
 	srv = s;
 	conf = config_ref(s->conf);
 	map_init(&dests);
-	if (dns_init(s->base, conf->resolver) == -1)
+	if (dns_init(s->base, conf->resolver) == -1 || https_init(s->base) == -1 ||
+	    sts_init(s->base, conf->relay.ca_pem, conf->relay.ca_len) == -1 ||
+	    tlsrpt_init(s->base, conf) == -1)
 		return -1;
 	delivery_setup();
+	dane_probe();
 	if ((tick_ev = evtimer_new(s->base, tick, NULL)) == NULL ||
 	    (incoming_ev = event_new(s->base, -1, 0, incoming_cb, NULL)) == NULL)
 		return -1;
@@ -1154,6 +1240,8 @@ queue_reload(const struct config *c)
 	conf = config_ref(c);
 	config_unref(old);
 	delivery_setup();
+	sts_set_ca(conf->relay.ca_pem, conf->relay.ca_len);
+	tlsrpt_reload(conf);
 	schedule_soon(0);
 }
 
@@ -1195,6 +1283,8 @@ queue_shutdown(void)
 	if (tick_ev != NULL)
 		event_free(tick_ev);
 	tick_ev = NULL;
+	sts_shutdown();
+	tlsrpt_shutdown();
 	dns_shutdown();
 	config_unref(conf);
 	conf = NULL;
@@ -1278,6 +1368,9 @@ show_msg(struct evbuffer *out, const struct qmsg *qm, int full)
 		evbuffer_add_printf(out, "    <%s> %s%s%s\n", qm->rcpts[i].addr,
 		    names[qm->rcpts[i].state], qm->rcpts[i].reply[0] ? ": " : "",
 		    qm->rcpts[i].reply);
+		if (full && qm->rcpts[i].policy != NULL)
+			evbuffer_add_printf(out, "        policy %s  verified %s\n",
+			    qm->rcpts[i].policy, qm->rcpts[i].verified ? "yes" : "no");
 	}
 	if (full)
 		evbuffer_add_printf(out, "    attempts %d  arrival %lld\n",

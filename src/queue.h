@@ -33,6 +33,13 @@ void	queue_shutdown(void);
 void	queue_add(const char *id, const char *from, char *const *rcpts,
 	    size_t nrcpts, time_t arrival, off_t body_offset, off_t body_size);
 
+/*
+ * Queues a message of our own (a TLS-RPT report, a notice): data, the
+ * whole message with CRLF line ends, is taken; it is spooled (fsynced) on
+ * a worker and then delivered like any other.  from "" is the null sender.
+ */
+void	queue_inject(const char *from, const char *rcpt, char *data, size_t len);
+
 /* submitctl(8); each returns -1 with a reason in out when id is unknown. */
 void	queue_list(struct evbuffer *out);
 int	queue_show(const char *id, struct evbuffer *out);

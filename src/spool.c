@@ -33,6 +33,8 @@ static int spool_dirfd = -1;
 static int tmp_dirfd = -1;
 static int queue_dirfd = -1;
 static int state_dirfd = -1;
+static int aux_dirfd[SPOOL_AUX_COUNT] = { -1, -1 };
+static const char *const aux_names[SPOOL_AUX_COUNT] = { "sts", "tlsrpt" };
 static char spool_path[1024];
 
 /* A subdirectory of the spool, ours, never a link (as the daemon's user). */
@@ -108,11 +110,145 @@ spool_prepare(const char *dir, uid_t uid, gid_t gid)
 int
 spool_init(void)
 {
+	int i;
+
 	if ((tmp_dirfd = open_subdir("tmp")) == -1 ||
 	    (queue_dirfd = open_subdir("queue")) == -1 ||
 	    (state_dirfd = open_subdir("state")) == -1)
 		return -1;
+	for (i = 0; i < SPOOL_AUX_COUNT; i++)
+		if ((aux_dirfd[i] = open_subdir(aux_names[i])) == -1)
+			return -1;
 	clean_tmp();
+	return 0;
+}
+
+/*
+ * An aux file name: a domain name as policy code builds it (letters,
+ * digits, dots, hyphens), never "." or ".." and never a path.
+ */
+static int
+aux_name_ok(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= '0' && name[i] <= '9') || name[i] == '-' ||
+		    (name[i] == '.' && i > 0)))
+			return 0;
+	return i > 0 && i < 256;
+}
+
+int
+spool_aux_write(enum spool_aux dir, const char *name, const char *buf,
+    size_t len)
+{
+	char tmp[300];
+	ssize_t n;
+	int fd, e;
+
+	if (!aux_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.new", name);
+	fd = openat(aux_dirfd[dir], tmp, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		buf += n;
+		len -= n;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	close(fd);
+	fd = -1;
+	if (renameat(aux_dirfd[dir], tmp, aux_dirfd[dir], name) == -1)
+		goto fail;
+	return 0;
+fail:
+	e = errno;
+	if (fd != -1)
+		close(fd);
+	unlinkat(aux_dirfd[dir], tmp, 0);
+	errno = e;
+	return -1;
+}
+
+char *
+spool_aux_read(enum spool_aux dir, const char *name, size_t max, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	*len = 0;
+	if (!aux_name_ok(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((fd = openat(aux_dirfd[dir], name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > max || (buf = malloc(st.st_size + 1)) == NULL) {
+		close(fd);
+		errno = EFBIG;
+		return NULL;
+	}
+	n = read(fd, buf, st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+int
+spool_aux_remove(enum spool_aux dir, const char *name)
+{
+	if (!aux_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return unlinkat(aux_dirfd[dir], name, 0);
+}
+
+int
+spool_aux_each(enum spool_aux dir, void (*fn)(const char *name, void *arg),
+    void *arg)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(aux_dirfd[dir]);
+	size_t n;
+
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n > 4 && strcmp(de->d_name + n - 4, ".new") == 0)
+			unlinkat(aux_dirfd[dir], de->d_name, 0);	/* a crash's */
+		else if (aux_name_ok(de->d_name))
+			fn(de->d_name, arg);
+	}
+	closedir(d);
 	return 0;
 }
 

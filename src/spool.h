@@ -121,4 +121,24 @@ int	spool_remove(const char *id);
 /* A valid queue id (so that a control command cannot name another file). */
 int	spool_id_valid(const char *id);
 
+/*
+ * Small files beside the queue, named by a domain (letters, digits, dots,
+ * hyphens): sts/ caches MTA-STS policies, tlsrpt/ keeps TLS-RPT counts.
+ * Written whole under a temporary name, fsynced and renamed.  All may
+ * block (worker thread, or start-up).
+ */
+enum spool_aux {
+	SPOOL_AUX_STS,
+	SPOOL_AUX_TLSRPT,
+	SPOOL_AUX_COUNT,
+};
+int	spool_aux_write(enum spool_aux, const char *name, const char *buf,
+	    size_t len);
+/* The whole file (at most max octets, NUL-terminated) to free, or NULL. */
+char   *spool_aux_read(enum spool_aux, const char *name, size_t max,
+	    size_t *len);
+int	spool_aux_remove(enum spool_aux, const char *name);
+int	spool_aux_each(enum spool_aux, void (*fn)(const char *name, void *arg),
+	    void *arg);
+
 #endif

@@ -22,7 +22,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: submitctl [-s socket] command [argument]\n"
 	    "commands: queue | show ID | flush [ID] | delete ID | hold ID |\n"
-	    "          release ID | stats | reload\n");
+	    "          release ID | stats | reload | tls-report\n");
 	exit(2);
 }
 

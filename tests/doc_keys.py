@@ -21,14 +21,16 @@ ENTRY = re.compile(r'CFG_(STR|INT|BOOL|STR_LIST|SEC)\(\s*"([a-z_]+)"\s*,\s*'
 def schema(text):
     """{section: {key: (kind, default)}}, "" for the top level."""
     tables = {}
-    for m in re.finditer(r"static cfg_opt_t (\w+)\[\] = \{(.*?)\};", text, re.S):
-        tables[m.group(1)] = ENTRY.findall(m.group(2))
     # relay and route share NEXT_HOP_OPTS(hostkey).
     macro = re.search(r"#define NEXT_HOP_OPTS\(hostkey\)(.*?)CFG_END\(\)", text,
                       re.S).group(1)
     hop = ENTRY.findall(macro)
-    tables["relay_opts"] = [("STR", "smarthost", "NULL")] + hop
-    tables["route_opts"] = [("STR", "host", "NULL")] + hop
+    for m in re.finditer(r"static cfg_opt_t (\w+)\[\] = \{(.*?)\};", text, re.S):
+        body = m.group(2)
+        entries = ENTRY.findall(body)
+        for key in re.findall(r'NEXT_HOP_OPTS\("(\w+)"\)', body):
+            entries += [("STR", key, "NULL")] + hop
+        tables[m.group(1)] = entries
     out = {"": {}}
     for kind, key, default in tables["opts"]:
         if kind == "SEC":

@@ -1355,8 +1355,9 @@ class TwoRoutesCrashTest(DeliveryTestCase):
         # Give A's result time to reach the disk (the fixed daemon writes
         # it at once; the old one only once B had answered).
         state = os.path.join(self.env.spool, "state", qid)
-        h.wait_until(lambda: os.path.exists(state) and
-                     "rcpt: 0 delivered" in open(state).read(), 3)
+        self.assertTrue(h.wait_until(lambda: os.path.exists(state) and
+                        "rcpt: 0 delivered" in open(state).read(), 10),
+                        "A's delivery never reached state/" + self.log_tail())
         self.daemon.kill9()
         b_before = len(self.b.with_token(t))   # B's unanswered transaction
         type(self).hold_b = False
