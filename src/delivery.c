@@ -284,6 +284,7 @@ delivery_connect_host(struct client *c)
 	c->tls = 0;
 	strcpy(c->job->tls, "none");
 	c->job->tls_verified = 0;
+	c->job->policy = c->policy;	/* for the log and submitctl show */
 	c->state = ST_CONNECT;
 	c->bev = bufferevent_socket_new(client_base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev != NULL) {
@@ -1046,7 +1047,7 @@ delivery_start(struct delivery_job *job)
 	c->job = job;
 	job->client = c;
 	job->unrecorded = 0;
-	job->policy = "none";
+	job->policy = c->policy = "none";
 	snprintf(c->id, sizeof(c->id), "%08X", arc4random());
 	event_assign(&c->done_ev, client_base, -1, 0, done_cb, c);
 	c->state = ST_RESOLVE;

@@ -259,6 +259,7 @@ delivery_tls_filter(struct client *c)
 	res->nhosts = n;
 	if (n > 0)
 		return 0;
+	c->job->policy = "mta-sts-enforce";
 	snprintf(why, sizeof(why), "4.7.5 MTA-STS policy of %s (id %s, mode "
 	    "enforce): no MX host matches its mx patterns", rt->host, c->sts_id);
 	if (rt->tls_rpt) {
@@ -285,6 +286,7 @@ host_skip(struct client *c, const char *result_type, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->error, sizeof(c->error), fmt, ap);
 	va_end(ap);
+	c->job->policy = "dane";	/* every skip is DANE's */
 	log_info("delivery=%s relay=%s event=tls-policy error=%s action=%s",
 	    c->id, log_str(c->job->relay), log_str(c->error),
 	    c->next < c->dns.nhosts ? "next-host" : "defer");

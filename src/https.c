@@ -23,7 +23,7 @@
 #define HTTPS_CONNECT_TIMEOUT	10	/* seconds */
 
 struct https_job {
-	struct worker_job	 job;		/* first: the pool's view */
+	struct worker_job	 job;
 	struct https_request	*r;
 	size_t			 got;
 	int			 too_big;
@@ -104,7 +104,7 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 static void
 https_work(struct worker_job *job)
 {
-	struct https_job *j = (struct https_job *)job;
+	struct https_job *j = WORKER_OWNER(job, struct https_job, job);
 	struct https_request *r = j->r;
 	struct curl_slist *resolve = NULL, *headers = NULL;
 	struct curl_blob ca;
@@ -179,7 +179,7 @@ https_work(struct worker_job *job)
 static void
 https_done(struct worker_job *job)
 {
-	struct https_job *j = (struct https_job *)job;
+	struct https_job *j = WORKER_OWNER(job, struct https_job, job);
 	struct https_request *r = j->r;
 
 	unlink_job(j);

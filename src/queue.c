@@ -355,7 +355,7 @@ state_parse(struct qmsg *qm, char *buf)
 static void
 disk_work(struct worker_job *job)
 {
-	struct qmsg *qm = (struct qmsg *)((char *)job - offsetof(struct qmsg, job));
+	struct qmsg *qm = WORKER_OWNER(job, struct qmsg, job);
 
 	if (qm->job_is_remove) {
 		if (spool_remove(qm->id) == -1)
@@ -397,7 +397,7 @@ waiters_wake(struct qmsg *qm, int all)
 static void
 disk_done(struct worker_job *job)
 {
-	struct qmsg *qm = (struct qmsg *)((char *)job - offsetof(struct qmsg, job));
+	struct qmsg *qm = WORKER_OWNER(job, struct qmsg, job);
 
 	qm->writing = 0;
 	free(qm->state_buf);
@@ -508,7 +508,7 @@ bounce_copy_headers(struct bounce *b)
 static void
 bounce_work(struct worker_job *job)
 {
-	struct bounce *b = (struct bounce *)job;
+	struct bounce *b = WORKER_OWNER(job, struct bounce, job);
 	const struct qmsg *qm = b->orig;
 	struct spool_envelope env;
 	char *rcpts[1], date[64], status[16], *p, *q;
@@ -587,7 +587,7 @@ bounce_work(struct worker_job *job)
 static void
 bounce_done(struct worker_job *job)
 {
-	struct bounce *b = (struct bounce *)job;
+	struct bounce *b = WORKER_OWNER(job, struct bounce, job);
 	char *rcpts[1] = { b->orig->from };
 
 	struct qmsg *qm = b->orig;
@@ -638,7 +638,7 @@ struct inject {
 static void
 inject_work(struct worker_job *job)
 {
-	struct inject *in = (struct inject *)job;
+	struct inject *in = WORKER_OWNER(job, struct inject, job);
 	struct spool_envelope env;
 	char *rcpts[1] = { in->rcpt };
 
@@ -658,7 +658,7 @@ inject_work(struct worker_job *job)
 static void
 inject_done(struct worker_job *job)
 {
-	struct inject *in = (struct inject *)job;
+	struct inject *in = WORKER_OWNER(job, struct inject, job);
 	char *rcpts[1] = { in->rcpt };
 
 	bounces--;

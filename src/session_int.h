@@ -127,7 +127,7 @@ struct session {
 };
 
 #define SESSION_OF_JOB(j) \
-	((struct session *)((char *)(j) - offsetof(struct session, job)))
+	WORKER_OWNER(j, struct session, job)
 
 /* session.c */
 void	session_reply(struct session *, const char *fmt, ...) LOG_PRINTF(2, 3);

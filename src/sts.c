@@ -86,8 +86,7 @@ static void	entry_finish(struct sts_entry *, enum sts_status, const char *);
 static void
 write_work(struct worker_job *job)
 {
-	struct sts_entry *e = (struct sts_entry *)((char *)job -
-	    offsetof(struct sts_entry, job));
+	struct sts_entry *e = WORKER_OWNER(job, struct sts_entry, job);
 
 	if (spool_aux_write(SPOOL_AUX_STS, e->domain, e->file, e->filelen) == -1)
 		log_warnx("event=mta-sts domain=%s error=%s", log_str(e->domain),
@@ -99,8 +98,7 @@ static void	cache_write(struct sts_entry *);
 static void
 write_done(struct worker_job *job)
 {
-	struct sts_entry *e = (struct sts_entry *)((char *)job -
-	    offsetof(struct sts_entry, job));
+	struct sts_entry *e = WORKER_OWNER(job, struct sts_entry, job);
 
 	free(e->file);
 	e->file = NULL;

@@ -154,7 +154,7 @@ unb64(const char *s)
 static void
 file_work(struct worker_job *job)
 {
-	struct rpt_dom *d = (struct rpt_dom *)job;
+	struct rpt_dom *d = WORKER_OWNER(job, struct rpt_dom, job);
 
 	if (d->remove)
 		spool_aux_remove(SPOOL_AUX_TLSRPT, d->domain);
@@ -170,7 +170,7 @@ static void	dom_remove(struct rpt_dom *);
 static void
 file_done(struct worker_job *job)
 {
-	struct rpt_dom *d = (struct rpt_dom *)job;
+	struct rpt_dom *d = WORKER_OWNER(job, struct rpt_dom, job);
 
 	free(d->file);
 	d->file = NULL;
@@ -778,7 +778,7 @@ tlsrpt_send_now(struct evbuffer *out)
 int
 tlsrpt_init(struct event_base *base, const struct config *c)
 {
-	struct timeval tv = { RPT_FLUSH_SECONDS, 0 };
+	struct timeval tv = { 1, 0 };	/* days that ended while we were down */
 
 	rpt_base = base;
 	conf = config_ref(c);

@@ -9,6 +9,8 @@
 #ifndef SUBMITD_WORKER_H
 #define SUBMITD_WORKER_H
 
+#include <stddef.h>
+
 struct event_base;
 struct worker_pool;
 
@@ -17,6 +19,10 @@ struct worker_job {
 	void			(*done)(struct worker_job *);
 	struct worker_job	*next;		/* private */
 };
+
+/* The structure of type that holds job j as its member m. */
+#define WORKER_OWNER(j, type, m) \
+	((type *)(void *)((char *)(j) - offsetof(type, m)))
 
 /* evthread_use_pthreads() must have been called before base was made. */
 struct worker_pool	*worker_pool_new(struct event_base *base, int nthreads);

@@ -259,6 +259,11 @@ class _SMTP(SMTP):
     def connection_made(self, transport):
         self._peer._opened(self)
         super().connection_made(transport)
+        # Implicit TLS (the Peer's implicit=True): aiosmtpd leaves
+        # session.ssl unset when TLS came before SMTP.
+        obj = transport.get_extra_info("ssl_object")
+        if obj is not None and self.session.ssl is None:
+            self.session.ssl = {"ssl_object": obj}
 
     def connection_lost(self, error):
         self._peer._closed(self)
@@ -292,7 +297,8 @@ class Peer:
     def __init__(self, host="127.0.0.1", port=None, tls=None, users=None,
                  require_auth=False, auth_require_tls=True, name="mx.test",
                  rcpt_reply=None, data_reply=None, pipelining=False,
-                 refuse_ehlo=None, data_size_limit=None):
+                 refuse_ehlo=None, data_size_limit=None, implicit=False):
+        self.implicit = implicit
         self.pipelining = pipelining
         self.refuse_ehlo = refuse_ehlo
         self.data_size_limit = data_size_limit
@@ -387,11 +393,16 @@ class Peer:
         kw = {}
         if self.users is not None:
             kw["authenticator"] = self._authenticator
+        auth_require_tls = self.auth_require_tls
+        if self.implicit:
+            kw["ssl_context"] = ctx
+            ctx = None
+            auth_require_tls = False    # aiosmtpd knows only STARTTLS
         self.controller = _Controller(
             self, _Handler(self), hostname=self.host, port=self.port,
             server_hostname=self.name, ident="test peer", tls_context=ctx,
             require_starttls=False, auth_required=self.require_auth,
-            auth_require_tls=self.auth_require_tls, ready_timeout=10,
+            auth_require_tls=auth_require_tls, ready_timeout=10,
             data_size_limit=self.data_size_limit or 33554432, **kw)
         self.controller.start()
         return self
@@ -507,3 +518,108 @@ class DNS:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+# ---------------------------------------------------------------- HTTPS
+
+class Request:
+    def __init__(self, method, host, path, headers, body):
+        self.method = method
+        self.host = host            # the Host header, without a port
+        self.path = path
+        self.headers = headers      # {lower-case name: value}
+        self.body = body
+
+    def __repr__(self):
+        return "<Request %s https://%s%s %d bytes>" % (
+            self.method, self.host, self.path, len(self.body))
+
+
+class HTTPS:
+    """An HTTPS server (http.server in a thread) on host:port (443 of a
+    random 127.x.y.z by default: MTA-STS policy hosts and TLS-RPT https:
+    endpoints have no port of their own), with certificate cert = (cert,
+    key) whose names cover the hosts it serves.
+
+    pages: {(host, path): (status, body, headers)} answer GETs; a host or
+    path missing is a 404.  POSTs are answered 200 (or post_status) and
+    kept with every request in requests.
+    """
+
+    def __init__(self, cert, host=None, port=443, pages=None, post_status=200):
+        import http.server
+        self.host = host or loopback_address(port)
+        self.port = port
+        self.pages = dict(pages or {})
+        self.post_status = post_status
+        self.requests = []
+        peer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _host(self):
+                return (self.headers.get("Host") or "").rsplit(":", 1)[0] \
+                    if not (self.headers.get("Host") or "").startswith("[") \
+                    else self.headers.get("Host")
+
+            def _record(self, body=b""):
+                peer.requests.append(Request(
+                    self.command, self._host(), self.path,
+                    {k.lower(): v for k, v in self.headers.items()}, body))
+
+            def _send(self, status, body, headers=()):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self._record()
+                page = peer.pages.get((self._host(), self.path))
+                if page is None:
+                    self._send(404, b"not here\n")
+                    return
+                status, body, headers = page
+                if isinstance(body, str):
+                    body = body.encode()
+                self._send(status, body, headers)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                self._record(body)
+                self._send(peer.post_status, b"")
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*cert)
+        self.server = http.server.ThreadingHTTPServer((self.host, port), Handler)
+        self.server.daemon_threads = True
+        self.server.socket = ctx.wrap_socket(self.server.socket,
+                                             server_side=True)
+        self.thread = None
+
+    def start(self):
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        if self.thread is not None:
+            self.server.shutdown()
+            self.thread.join(5)
+            self.thread = None
+        self.server.server_close()
+
+    def fetches(self, host, path="/.well-known/mta-sts.txt"):
+        return [r for r in list(self.requests)
+                if r.method == "GET" and r.host == host and r.path == path]
+
+    def posts(self):
+        return [r for r in list(self.requests) if r.method == "POST"]
