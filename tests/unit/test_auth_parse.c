@@ -20,7 +20,8 @@ dup_range(const char *s, size_t len)
 
 	if (p == NULL)
 		exit(2);
-	memcpy(p, s, len);
+	if (len > 0)
+		memcpy(p, s, len);
 	return p;
 }
 
