@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "dkim.h"
 #include "delivery.h"
 #include "log.h"
 #include "smtp_parse.h"
@@ -205,6 +206,25 @@ valid_domain(const char *s)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
 			return 0;
 	return *s != '\0' && strlen(s) <= 255;
+}
+
+/* A DKIM selector (RFC 6376 §3.1): labels of letters, digits, hyphens. */
+static int
+check_selector(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0), *p;
+
+	if (check_nonempty(cfg, opt) == -1)
+		return -1;
+	for (p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && !(*p == '.' &&
+		    p != v && p[1] != '\0' && p[1] != '.')) {
+			cfg_error(cfg, "%s: \"%s\" is not a selector (letters, "
+			    "digits, hyphens, dots between labels)",
+			    key_name(cfg, opt), v);
+			return -1;
+		}
+	return 0;
 }
 
 static int
@@ -502,7 +522,12 @@ check_readable(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* "FILE:LINE: key: " for a file key recorded while parsing. */
+/*
+ * "FILE:LINE: key: " for a file key recorded while parsing; when a key is
+ * repeated (dkim sections), file_hint names the file meant.
+ */
+static const char *file_hint;
+
 static void LOG_PRINTF(3, 4)
 file_error(const char *path, const char *key, const char *fmt, ...)
 {
@@ -510,7 +535,8 @@ file_error(const char *path, const char *key, const char *fmt, ...)
 	int i, line = 0;
 
 	for (i = 0; i < nfile_keys; i++)
-		if (strcmp(file_keys[i].key, key) == 0)
+		if (strcmp(file_keys[i].key, key) == 0 && (file_hint == NULL ||
+		    strcmp(file_keys[i].path, file_hint) == 0))
 			line = file_keys[i].line;
 	if (line > 0)
 		err_add("%s:%d: %s: ", path, line, key);
@@ -527,8 +553,8 @@ file_error(const char *path, const char *key, const char *fmt, ...)
  * root for another user, only through directories that user cannot change.
  */
 static char *
-read_file(struct config *c, const char *key, const char *file, size_t max,
-    size_t *len)
+read_file_as(struct config *c, const char *key, const char *file, size_t max,
+    size_t *len, int private)
 {
 	char why[600];
 	char *buf;
@@ -539,9 +565,17 @@ read_file(struct config *c, const char *key, const char *file, size_t max,
 		    c->user);
 		return NULL;
 	}
-	if ((buf = files_read(file, max, len, why, sizeof(why))) == NULL)
+	if ((buf = files_read_private(file, max, len, private, why,
+	    sizeof(why))) == NULL)
 		file_error(c->path, key, "%s", why);
 	return buf;
+}
+
+static char *
+read_file(struct config *c, const char *key, const char *file, size_t max,
+    size_t *len)
+{
+	return read_file_as(c, key, file, max, len, 0);
 }
 
 static cfg_opt_t listen_opts[] = {
@@ -604,6 +638,13 @@ static cfg_opt_t relay_opts[] = {
 };
 static cfg_opt_t route_opts[] = { NEXT_HOP_OPTS("host") };
 
+static cfg_opt_t dkim_opts[] = {
+	CFG_STR("domain", NULL, CFGF_NODEFAULT),
+	CFG_STR("selector", NULL, CFGF_NODEFAULT),
+	CFG_STR("key", NULL, CFGF_NODEFAULT),
+	CFG_END()
+};
+
 static cfg_opt_t queue_opts[] = {
 	CFG_INT("retry_min", 60, CFGF_NONE),
 	CFG_INT("retry_max", 3600, CFGF_NONE),
@@ -655,6 +696,7 @@ static cfg_opt_t opts[] = {
 	CFG_SEC("relay", relay_opts, CFGF_NONE),
 	CFG_SEC("route", route_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("queue", queue_opts, CFGF_NONE),
+	CFG_SEC("dkim", dkim_opts, CFGF_MULTI),
 	CFG_STR("resolver", NULL, CFGF_NODEFAULT),
 	CFG_END()
 };
@@ -719,6 +761,9 @@ static const struct {
 	{ "queue|command_timeout", check_positive },
 	{ "queue|data_timeout", check_positive },
 	{ "queue|min_free", check_nonnegative },
+	{ "dkim|domain", check_hostname },
+	{ "dkim|selector", check_selector },
+	{ "dkim|key", check_readable },
 	{ "resolver", check_nonempty },
 	{ "strip_headers", check_header_patterns },
 	{ "bare_lf", check_enum },
@@ -928,6 +973,48 @@ copy_routes(struct config *c, cfg_t *cfg)
 	return 0;
 }
 
+/*
+ * The dkim sections: each key read like tls.key, but refused when others
+ * may read it, and checked (Ed25519, or RSA of 2048 bits or more).
+ */
+static int
+copy_dkim(struct config *c, cfg_t *cfg)
+{
+	size_t i, n = cfg_size(cfg, "dkim"), len;
+	char err[256], *pem;
+
+	c->dkim = xcalloc(n, sizeof(*c->dkim));
+	for (i = 0; i < n; i++) {
+		cfg_t *d = cfg_getnsec(cfg, "dkim", i);
+		struct dkim_key *k = &c->dkim[i];
+
+		c->ndkim++;
+		if (cfg_size(d, "domain") == 0 || cfg_size(d, "selector") == 0 ||
+		    cfg_size(d, "key") == 0) {
+			cerr("%s: dkim: domain, selector and key are required\n",
+			    c->path);
+			return -1;
+		}
+		k->domain = xstrdup(cfg_getstr(d, "domain"));
+		lowercase(k->domain);
+		k->selector = xstrdup(cfg_getstr(d, "selector"));
+		k->path = xstrdup(cfg_getstr(d, "key"));
+		file_hint = k->path;
+		pem = read_file_as(c, "dkim.key", k->path, PEM_MAX, &len, 1);
+		if (pem != NULL) {
+			k->pkey = dkim_key_load(pem, len, err, sizeof(err));
+			explicit_bzero(pem, len);
+			free(pem);
+			if (k->pkey == NULL)
+				file_error(c->path, "dkim.key", "%s: %s", k->path, err);
+		}
+		file_hint = NULL;
+		if (k->pkey == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 static void
 copy_listens(struct config *c, cfg_t *cfg)
 {
@@ -1132,7 +1219,7 @@ config_copy(cfg_t *cfg, const char *path)
 		config_free(c);
 		return NULL;
 	}
-	if (copy_routes(c, cfg) == -1) {
+	if (copy_routes(c, cfg) == -1 || copy_dkim(c, cfg) == -1) {
 		config_free(c);
 		return NULL;
 	}
@@ -1204,6 +1291,13 @@ config_free(struct config *c)
 		explicit_bzero(c->tls_key_pem, c->tls_key_len);
 	free(c->tls_key_pem);
 	free(c->tls_cert_pem);
+	for (i = 0; i < c->ndkim; i++) {
+		free(c->dkim[i].domain);
+		free(c->dkim[i].selector);
+		free(c->dkim[i].path);
+		dkim_key_free(c->dkim[i].pkey);
+	}
+	free(c->dkim);
 	free(c->authserv_id);
 	free_list(c->local_domains, c->nlocal_domains);
 	free_list(c->internal_only, c->ninternal_only);

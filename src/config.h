@@ -17,6 +17,8 @@ enum listen_tls {
 	LISTEN_IMPLICIT,
 };
 
+struct dkim_key;
+
 struct listen_conf {
 	char		*address;
 	int		 port;
@@ -117,6 +119,8 @@ struct config {
 	struct route_conf *routes;
 	size_t		 nroutes;
 	char		*resolver;		/* c-ares server list, or NULL */
+	struct dkim_key	*dkim;			/* dkim sections (dkim.h) */
+	size_t		 ndkim;
 	int		 queue_retry_min;
 	int		 queue_retry_max;
 	int		 queue_lifetime;

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "dns_check.h"
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
@@ -127,6 +128,94 @@ cmd_tls_report(struct server *srv, const char *arg, struct evbuffer *out)
 	tlsrpt_send_now(out);
 }
 
+/*
+ * Commands that answer later (dns-check): the connection waits, reading
+ * nothing, until the answer is written; one still waiting at a stop is
+ * closed unanswered.
+ */
+struct pending {
+	struct bufferevent	*bev;
+	struct server		*srv;
+	char			 domain[256];
+	struct pending		*next;
+};
+static struct pending *pendings;
+
+static void
+pending_remove(struct pending *p)
+{
+	struct pending **pp;
+
+	for (pp = &pendings; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	free(p);
+}
+
+static void
+dns_check_done(const char *report, int problems, void *arg)
+{
+	struct pending *p = arg;
+	struct evbuffer *out = bufferevent_get_output(p->bev);
+
+	if (problems > 0)
+		evbuffer_add_printf(out, "error: %d problem%s in the DNS of %s\n",
+		    problems, problems > 1 ? "s" : "", p->domain);
+	else
+		evbuffer_add_printf(out, "ok\n");
+	evbuffer_add(out, report, strlen(report));
+	log_info("event=dns-check domain=%s problems=%d", p->domain, problems);
+	bufferevent_setcb(p->bev, NULL, control_done, control_event, p->srv);
+	bufferevent_enable(p->bev, EV_WRITE);
+	pending_remove(p);
+}
+
+/* A domain name as a command argument: labels of letters, digits, hyphens. */
+static int
+domain_arg(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len > 253 || s[0] == '.' || s[len - 1] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    (s[i] == '.' && s[i + 1] != '.')))
+			return 0;
+	return 1;
+}
+
+/* 1 when the answer will come later (the connection is kept). */
+static int
+cmd_dns_check(struct server *srv, struct bufferevent *bev, const char *arg,
+    struct evbuffer *out)
+{
+	struct pending *p;
+
+	if (!domain_arg(arg)) {
+		evbuffer_add_printf(out, "error: not a domain name\n");
+		return 0;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		evbuffer_add_printf(out, "error: out of memory\n");
+		return 0;
+	}
+	p->bev = bev;
+	p->srv = srv;
+	snprintf(p->domain, sizeof(p->domain), "%s", arg);
+	if (dns_check_start(srv->conf, arg, dns_check_done, p) == -1) {
+		free(p);
+		evbuffer_add_printf(out, "error: cannot start the check\n");
+		return 0;
+	}
+	p->next = pendings;
+	pendings = p;
+	return 1;
+}
+
 #define ARG_NONE	0
 #define ARG_OPTIONAL	1
 #define ARG_REQUIRED	2
@@ -148,8 +237,19 @@ static const struct {
 	{ "tls-report",	ARG_NONE,	cmd_tls_report },
 };
 
-static void
-dispatch(struct server *srv, char *line, struct evbuffer *out)
+/* ... and those that answer later. */
+static const struct {
+	const char	*verb;
+	int		(*fn)(struct server *, struct bufferevent *, const char *,
+			    struct evbuffer *);
+} later[] = {
+	{ "dns-check",	cmd_dns_check },
+};
+
+/* 1 when the answer comes later. */
+static int
+dispatch(struct server *srv, struct bufferevent *bev, char *line,
+    struct evbuffer *out)
 {
 	char *save = NULL, *verb = strtok_r(line, " ", &save);
 	char *arg = strtok_r(NULL, " ", &save);
@@ -157,8 +257,17 @@ dispatch(struct server *srv, char *line, struct evbuffer *out)
 
 	if (verb == NULL || strtok_r(NULL, " ", &save) != NULL) {
 		evbuffer_add_printf(out, "error: usage: VERB [ARGUMENT]\n");
-		return;
+		return 0;
 	}
+	for (i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+		if (strcmp(later[i].verb, verb) == 0) {
+			if (arg == NULL) {
+				evbuffer_add_printf(out, "error: %s needs an "
+				    "argument\n", verb);
+				return 0;
+			}
+			return later[i].fn(srv, bev, arg, out);
+		}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].verb, verb) != 0)
 			continue;
@@ -166,12 +275,13 @@ dispatch(struct server *srv, char *line, struct evbuffer *out)
 		    (arg != NULL && commands[i].arg == ARG_NONE)) {
 			evbuffer_add_printf(out, "error: %s %s\n", verb, arg == NULL ?
 			    "needs an argument" : "takes no argument");
-			return;
+			return 0;
 		}
 		commands[i].fn(srv, arg, out);
-		return;
+		return 0;
 	}
 	evbuffer_add_printf(out, "error: unknown command\n");
+	return 0;
 }
 
 static void
@@ -191,7 +301,14 @@ control_read(struct bufferevent *bev, void *arg)
 	}
 	bufferevent_disable(bev, EV_READ);
 	log_info("event=control command=%s", log_strn(line, strnlen(line, 60)));
-	dispatch(srv, line, out);
+	if (dispatch(srv, bev, line, out)) {
+		/* The answer comes later: no timeout, no callbacks till then. */
+		free(line);
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		return;
+	}
 	free(line);
 	bufferevent_setcb(bev, NULL, control_done, control_event, srv);
 }
@@ -258,7 +375,7 @@ control_open(struct server *srv)
 		return -1;
 	}
 	strcpy(control_path, path);
-	return 0;
+	return dns_check_init(srv->base);
 fail:
 	log_errx("event=control path=%s error=%s", log_str(path),
 	    log_str(strerror(errno)));
@@ -273,4 +390,9 @@ control_close(void)
 		unlink(control_path);
 	}
 	control_evl = NULL;
+	dns_check_shutdown();
+	while (pendings != NULL) {
+		bufferevent_free(pendings->bev);
+		pending_remove(pendings);
+	}
 }

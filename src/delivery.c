@@ -110,10 +110,10 @@ rcpt_set(const struct delivery_job *job, const struct delivery_msg *m,
 	r->policy = job->policy;
 	r->verified = job->tls_verified;
 	log_info("queue=%s rcpt=%s relay=%s tls=%s verified=%s policy=%s "
-	    "result=%s reply=%s", m->id, log_addr(r->addr),
+	    "dkim=%s result=%s reply=%s", m->id, log_addr(r->addr),
 	    log_str(relay_name(job)), log_str(job->tls),
-	    job->tls_verified ? "yes" : "no", job->policy, words[result],
-	    log_str(r->reply));
+	    job->tls_verified ? "yes" : "no", job->policy, log_str(m->dkim),
+	    words[result], log_str(r->reply));
 }
 
 static enum delivery_result

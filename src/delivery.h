@@ -63,6 +63,7 @@ struct delivery_rcpt {
 struct delivery_msg {
 	const char		*id;
 	const char		*from;		/* "" for the null sender */
+	const char		*dkim;		/* selectors that signed it, or "none" */
 	int			 fd;		/* the queue file; the client reads it */
 	off_t			 body_offset;	/* where the message starts */
 	off_t			 body_size;

@@ -31,6 +31,7 @@
 #include <event2/event_struct.h>
 
 #include "dns.h"
+#include "dns_sync.h"
 #include "dns_msg.h"
 #include "log.h"
 
@@ -279,35 +280,6 @@ query_ad(const char *name, int type, ares_callback cb, void *arg)
 	ares_free_string(q);
 }
 
-/*
- * The status ares_query would give a raw answer, and its AD bit:
- * ARES_ENOTFOUND for NXDOMAIN, ARES_ENODATA for no answer records.
- */
-static int
-answer_status(int status, const unsigned char *abuf, int alen, int *ad)
-{
-	struct dns_msg_info info;
-
-	*ad = 0;
-	if (status != ARES_SUCCESS)
-		return status;
-	if (abuf == NULL || dns_msg_header(abuf, alen, &info) == -1)
-		return ARES_EBADRESP;
-	*ad = info.ad;
-	switch (info.rcode) {
-	case 0:
-		return info.ancount == 0 ? ARES_ENODATA : ARES_SUCCESS;
-	case 3:
-		return ARES_ENOTFOUND;
-	case 2:
-		return ARES_ESERVFAIL;
-	case 5:
-		return ARES_EREFUSED;
-	default:
-		return ARES_EBADRESP;
-	}
-}
-
 static void
 lookup_done_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -443,7 +415,7 @@ a_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	struct ares_addrttl ttls[DNS_ADDRS_MAX];
 	int n = DNS_ADDRS_MAX, ad, k;
 
-	status = answer_status(status, abuf, alen, &ad);
+	status = dns_answer_status(status, abuf, alen, &ad);
 	if (status == ARES_SUCCESS &&
 	    (status = ares_parse_a_reply(abuf, alen, NULL, ttls, &n)) == ARES_SUCCESS)
 		for (k = 0; k < n && mx->na < DNS_ADDRS_MAX; k++)
@@ -458,7 +430,7 @@ aaaa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	struct ares_addr6ttl ttls[DNS_ADDRS_MAX];
 	int n = DNS_ADDRS_MAX, ad, k;
 
-	status = answer_status(status, abuf, alen, &ad);
+	status = dns_answer_status(status, abuf, alen, &ad);
 	if (status == ARES_SUCCESS && (status = ares_parse_aaaa_reply(abuf, alen,
 	    NULL, ttls, &n)) == ARES_SUCCESS)
 		for (k = 0; k < n && mx->naaaa < DNS_ADDRS_MAX; k++)
@@ -547,7 +519,7 @@ mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	char error[128];
 	int ad;
 
-	status = answer_status(status, abuf, alen, &ad);
+	status = dns_answer_status(status, abuf, alen, &ad);
 	/* The domain's answer, records or their absence, was validated. */
 	lk->res.mx_secure = ad;
 	if (status == ARES_SUCCESS)
@@ -722,35 +694,16 @@ txt_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct dns_rr_query *q = arg;
 	struct dns_txt_result *r = &q->txt;
-	struct ares_txt_ext *txt = NULL, *t;
+	struct ares_txt_ext *txt = NULL;
 	int ad;
 
-	status = answer_status(status, abuf, alen, &ad);
+	status = dns_answer_status(status, abuf, alen, &ad);
 	r->secure = ad;
 	if (status == ARES_SUCCESS)
 		status = ares_parse_txt_reply_ext(abuf, alen, &txt);
 	r->status = status_of(status, r->error, sizeof(r->error));
-	/* The strings of one record are joined (RFC 7208 §3.3 style). */
-	for (t = txt; t != NULL && r->status == DNS_OK; t = t->next) {
-		if (t->record_start) {
-			if (r->n == DNS_TXT_MAX)
-				break;
-			r->n++;
-		} else if (r->n == 0)
-			continue;
-		{
-			size_t *len = &r->lens[r->n - 1];
-			size_t take = t->length;
-
-			if (*len + take >= DNS_TXT_LEN) {
-				take = DNS_TXT_LEN - 1 - *len;
-				r->cut = 1;
-			}
-			memcpy(r->records[r->n - 1] + *len, t->txt, take);
-			*len += take;
-			r->records[r->n - 1][*len] = '\0';
-		}
-	}
+	if (r->status == DNS_OK)
+		r->n = dns_txt_join(txt, r->records, r->lens, DNS_TXT_MAX, &r->cut);
 	ares_free_data(txt);
 	event_active(&q->done_ev, EV_TIMEOUT, 1);
 }
@@ -762,7 +715,7 @@ tlsa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	struct dns_tlsa_result *r = &q->tlsa;
 	int ad, n;
 
-	status = answer_status(status, abuf, alen, &ad);
+	status = dns_answer_status(status, abuf, alen, &ad);
 	r->secure = ad;
 	r->status = status_of(status, r->error, sizeof(r->error));
 	if (r->status == DNS_OK) {
@@ -837,83 +790,7 @@ dns_tlsa(const char *name, void (*cb)(const struct dns_tlsa_result *, void *),
 	rr_start(q, name, tlsa_cb);
 }
 
-/* ---- does the resolver validate? ---- */
-
-struct probe {
-	int	 done;
-	int	 status;
-	int	 ad;
-};
-
-static void
-probe_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
-{
-	struct probe *p = arg;
-
-	p->status = answer_status(status, abuf, alen, &p->ad);
-	p->done = 1;
-}
-
-int
-dns_probe_dnssec(const char *servers, char *why, size_t whylen)
-{
-	struct ares_options opts;
-	ares_channel ch;
-	struct probe p;
-	unsigned char *q;
-	int qlen, rc, nfds;
-	fd_set r, w;
-	struct timeval tv, *tvp;
-
-	memset(&p, 0, sizeof(p));
-	memset(&opts, 0, sizeof(opts));
-	opts.timeout = 2000;
-	opts.tries = 2;
-	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS ||
-	    ares_init_options(&ch, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES) !=
-	    ARES_SUCCESS) {
-		snprintf(why, whylen, "cannot start a resolver");
-		return -1;
-	}
-	if (servers != NULL && ares_set_servers_ports_csv(ch, servers) != ARES_SUCCESS) {
-		ares_destroy(ch);
-		snprintf(why, whylen, "bad resolver list");
-		return -1;
-	}
-	/* The root is signed; a validating resolver says so of its SOA. */
-	if ((rc = ares_create_query(".", ns_c_in, ns_t_soa, 0, 1, &q, &qlen, 0)) !=
-	    ARES_SUCCESS) {
-		ares_destroy(ch);
-		snprintf(why, whylen, "%s", ares_strerror(rc));
-		return -1;
-	}
-	q[3] |= 0x20;
-	ares_send(ch, q, qlen, probe_cb, &p);
-	ares_free_string(q);
-	while (!p.done) {
-		FD_ZERO(&r);
-		FD_ZERO(&w);
-		nfds = ares_fds(ch, &r, &w);
-		if (nfds == 0)
-			break;
-		tvp = ares_timeout(ch, NULL, &tv);
-		select(nfds, &r, &w, NULL, tvp);
-		ares_process(ch, &r, &w);
-	}
-	ares_destroy(ch);
-	ares_library_cleanup();
-	if (!p.done || p.status != ARES_SUCCESS) {
-		snprintf(why, whylen, "the resolver did not answer for the root "
-		    "(%s)", ares_strerror(p.done ? p.status : ARES_ETIMEOUT));
-		return -1;
-	}
-	if (!p.ad) {
-		snprintf(why, whylen, "the resolver does not set the AD bit: it "
-		    "does not validate DNSSEC");
-		return 0;
-	}
-	return 1;
-}
+/* ---- does the resolver validate? (blocking: dns_sync.c) ---- */
 
 /* ---- the same, on the loop ---- */
 
@@ -943,7 +820,7 @@ probe_async_cb(void *arg, int status, int timeouts, unsigned char *abuf,
 	struct probe_async *p = arg;
 	int ad;
 
-	status = answer_status(status, abuf, alen, &ad);
+	status = dns_answer_status(status, abuf, alen, &ad);
 	if (status != ARES_SUCCESS) {
 		p->result = -1;
 		snprintf(p->why, sizeof(p->why), "the resolver did not answer for "

@@ -87,12 +87,10 @@ void	dns_tlsa(const char *name,
 	    void (*cb)(const struct dns_tlsa_result *, void *), void *arg);
 
 /*
- * Blocking (start-up, submitd -n): asks servers (NULL: resolv.conf) for
- * the root's SOA with the AD bit: 1 when the answer is validated, 0 when
- * not, -1 when there was no answer; why says so.
+ * Does the resolver validate DNSSEC (the AD bit on the root's SOA)?  As
+ * dns_probe_dnssec (dns_sync.h), on the loop: cb(result, why, arg) later,
+ * never from inside.
  */
-int	dns_probe_dnssec(const char *servers, char *why, size_t whylen);
-/* The same on the loop: cb(result, why, arg) later, never from inside. */
 void	dns_probe_dnssec_async(void (*cb)(int, const char *, void *), void *arg);
 
 #endif

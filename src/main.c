@@ -37,6 +37,7 @@
 #include "dane.h"
 #include "delivery.h"
 #include "dns.h"
+#include "dns_sync.h"
 #include "https.h"
 #include "listener.h"
 #include "log.h"

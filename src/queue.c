@@ -32,6 +32,7 @@
 #include "config.h"
 #include "dane.h"
 #include "delivery.h"
+#include "dkim.h"
 #include "dns.h"
 #include "https.h"
 #include "log.h"
@@ -73,6 +74,7 @@ struct qmsg {
 	ssize_t			 heap_idx;	/* in waiting, or -1 */
 	char			 id[SPOOL_ID_LEN + 1];
 	char			*from;
+	char			*dkim;		/* selectors that signed it */
 	time_t			 arrival;
 	off_t			 body_offset;
 	off_t			 body_size;
@@ -175,13 +177,14 @@ msg_find(const char *id)
 /* A message not yet in any list. */
 static struct qmsg *
 msg_make(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
-    time_t arrival, off_t body_offset, off_t body_size)
+    time_t arrival, off_t body_offset, off_t body_size, const char *dkim)
 {
 	struct qmsg *qm = xcalloc(1, sizeof(*qm));
 	size_t i;
 
 	snprintf(qm->id, sizeof(qm->id), "%s", id);
 	qm->from = xstrdup(from);
+	qm->dkim = xstrdup(dkim != NULL ? dkim : "none");
 	qm->arrival = arrival;
 	qm->body_offset = body_offset;
 	qm->body_size = body_size;
@@ -294,6 +297,7 @@ msg_free(struct qmsg *qm)
 		free(qm->rcpts[i].addr);
 	free(qm->rcpts);
 	free(qm->from);
+	free(qm->dkim);
 	free(qm->state_buf);
 	free(qm);
 }
@@ -609,7 +613,7 @@ bounce_done(struct worker_job *job)
 		    b->delayed ? "delay-warning" : "bounce",
 		    b->delayed ? "dsn" : "bounce", b->f.id, log_addr(qm->from));
 		queue_add(b->f.id, "", rcpts, 1, time(NULL), b->f.body_offset,
-		    b->f.size);
+		    b->f.size, "none");
 		if (b->delayed) {
 			qm->warned = 1;
 			state_write(qm);
@@ -627,7 +631,9 @@ bounce_done(struct worker_job *job)
 
 struct inject {
 	struct worker_job	 job;
+	const struct config	*conf;
 	struct spool_file	 f;
+	char			 dkim[512];	/* selectors that signed it */
 	char			*from;
 	char			*rcpt;
 	char			*data;
@@ -640,7 +646,8 @@ inject_work(struct worker_job *job)
 {
 	struct inject *in = WORKER_OWNER(job, struct inject, job);
 	struct spool_envelope env;
-	char *rcpts[1] = { in->rcpt };
+	char *rcpts[1] = { in->rcpt }, *signed_;
+	size_t len;
 
 	memset(&env, 0, sizeof(env));
 	env.login = env.client = env.helo = env.tls = "-";
@@ -648,6 +655,13 @@ inject_work(struct worker_job *job)
 	env.rcpts = rcpts;
 	env.nrcpts = 1;
 	env.arrival = time(NULL);
+	if (dkim_sign_message(in->conf, in->data, in->len, env.arrival, &signed_,
+	    &len, in->dkim, sizeof(in->dkim)) == 1) {
+		free(in->data);
+		in->data = signed_;
+		in->len = len;
+	} else
+		snprintf(in->dkim, sizeof(in->dkim), "none");
 	if ((in->rc = spool_open(&in->f, &env)) == -1)
 		return;
 	spool_write(&in->f, in->data, in->len);
@@ -666,11 +680,13 @@ inject_done(struct worker_job *job)
 		log_errx("event=inject to=%s error=%s", log_addr(in->rcpt),
 		    log_str(strerror(in->f.error ? in->f.error : errno)));
 	else {
-		log_info("queue=%s event=inject from=%s to=%s size=%zu", in->f.id,
-		    log_addr(in->from), log_addr(in->rcpt), in->len);
+		log_info("queue=%s event=inject from=%s to=%s size=%zu dkim=%s",
+		    in->f.id, log_addr(in->from), log_addr(in->rcpt), in->len,
+		    log_str(in->dkim));
 		queue_add(in->f.id, in->from, rcpts, 1, time(NULL),
-		    in->f.body_offset, in->f.size);
+		    in->f.body_offset, in->f.size, in->dkim);
 	}
+	config_unref(in->conf);
 	free(in->from);
 	free(in->rcpt);
 	free(in->data);
@@ -682,6 +698,7 @@ queue_inject(const char *from, const char *rcpt, char *data, size_t len)
 {
 	struct inject *in = xcalloc(1, sizeof(*in));
 
+	in->conf = config_ref(conf);
 	in->from = xstrdup(from);
 	in->rcpt = xstrdup(rcpt);
 	in->data = data;
@@ -982,6 +999,7 @@ job_add_msg(struct qjob *j, struct qmsg *qm, const char *key)
 	dm = xcalloc(1, sizeof(*dm));
 	dm->id = qm->id;
 	dm->from = qm->from;
+	dm->dkim = qm->dkim;
 	dm->body_offset = qm->body_offset;
 	dm->body_size = qm->body_size;
 	dm->rcpts = xcalloc(qm->nrcpts, sizeof(*dm->rcpts));
@@ -1149,7 +1167,7 @@ load_one(const char *id, void *arg)
 		return;
 	}
 	qm = msg_make(id, e.from, e.rcpts, e.nrcpts, e.arrival, e.body_offset,
-	    e.body_size);
+	    e.body_size, e.dkim);
 	TAILQ_INSERT_TAIL(&msgs, qm, entry);
 	nmsgs++;
 	if ((state = spool_state_read(id)) != NULL) {
@@ -1297,10 +1315,10 @@ queue_shutdown(void)
  */
 void
 queue_add(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
-    time_t arrival, off_t body_offset, off_t body_size)
+    time_t arrival, off_t body_offset, off_t body_size, const char *dkim)
 {
 	struct qmsg *qm = msg_make(id, from, rcpts, nrcpts, arrival, body_offset,
-	    body_size);
+	    body_size, dkim);
 
 	pthread_mutex_lock(&incoming_lock);
 	TAILQ_INSERT_TAIL(&incoming, qm, entry);

@@ -29,9 +29,13 @@ int	queue_stop(void);
 /* After the loop and the workers have stopped: writes what is pending. */
 void	queue_shutdown(void);
 
-/* A message the session has just committed; everything is copied. */
+/*
+ * A message the session has just committed; everything is copied.  dkim:
+ * the selectors that signed it ("sel@domain,..."), or "none".
+ */
 void	queue_add(const char *id, const char *from, char *const *rcpts,
-	    size_t nrcpts, time_t arrival, off_t body_offset, off_t body_size);
+	    size_t nrcpts, time_t arrival, off_t body_offset, off_t body_size,
+	    const char *dkim);
 
 /*
  * Queues a message of our own (a TLS-RPT report, a notice): data, the

@@ -97,6 +97,8 @@ session_txn_reset(struct session *s)
 	s->hdrlen = 0;
 	s->in_headers = 0;
 	s->refusal = NULL;
+	dkim_free(s->dkim);
+	s->dkim = NULL;
 	if (s->spool_open) {
 		spool_abort(&s->spool);
 		s->spool_open = 0;

@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 
 #include "config.h"
+#include "dkim.h"
 #include "headers.h"
 #include "queue.h"
 #include "session_int.h"
@@ -85,7 +86,21 @@ static void
 commit_work(struct worker_job *job)
 {
 	struct session *s = SESSION_OF_JOB(job);
+	const char *fields;
+	size_t len;
 
+	s->commit_rc = 0;
+	s->dkim_failed = 0;
+	if (s->dkim != NULL) {
+		if (dkim_finish(s->dkim) == -1) {
+			s->dkim_failed = 1;
+			s->commit_rc = -1;
+			s->commit_errno = EIO;
+			return;
+		}
+		fields = dkim_fields(s->dkim, &len);
+		spool_patch(&s->spool, s->dkim_offset, fields, len);
+	}
 	s->commit_rc = spool_commit(&s->spool);
 	s->commit_errno = errno;
 }
@@ -94,10 +109,17 @@ static void
 commit_done(struct worker_job *job)
 {
 	struct session *s = SESSION_OF_JOB(job);
+	const char *signers = s->dkim != NULL ? dkim_signers(s->dkim) : "none";
 
 	s->job_pending = 0;
 	s->loop->commits--;
-	if (s->commit_rc == -1) {
+	if (s->commit_rc == -1 && s->dkim_failed) {
+		log_errx("session=%s queue=%s event=dkim error=\"signing failed\"",
+		    s->id, s->spool.id);
+		if (!s->dead)
+			session_reply(s, "451 4.3.0 Cannot sign the message now; "
+			    "try again later");
+	} else if (s->commit_rc == -1) {
 		log_errx("session=%s queue=%s event=spool-commit error=%s",
 		    s->id, s->spool.id, log_str(strerror(s->commit_errno)));
 		if (!s->dead)
@@ -108,11 +130,12 @@ commit_done(struct worker_job *job)
 		STAT_ADD(s->srv, messages, 1);
 		STAT_ADD(s->srv, bytes, s->spool.size);
 		log_info("session=%s queue=%s action=accept user=%s client=%s "
-		    "from=%s rcpts=%zu size=%zu tls=%s cipher=%s", s->id,
+		    "from=%s rcpts=%zu size=%zu tls=%s cipher=%s dkim=%s", s->id,
 		    s->spool.id, log_str(s->login), s->client, log_addr(s->from),
-		    s->nrcpts, s->spool.size, s->tls_version, s->tls_cipher);
+		    s->nrcpts, s->spool.size, s->tls_version, s->tls_cipher,
+		    log_str(signers));
 		queue_add(s->spool.id, s->from, s->rcpts, s->nrcpts, s->arrival,
-		    s->spool.body_offset, s->spool.size);
+		    s->spool.body_offset, s->spool.size, signers);
 		if (!s->dead)
 			session_reply(s, "250 2.0.0 Ok: queued as %s", s->spool.id);
 	}
@@ -152,24 +175,24 @@ data_end(struct session *s)
 }
 
 /* Our trace field (RFC 5321 §4.4): no client address unless configured. */
-static void
-write_received(struct session *s)
+static size_t
+format_received(struct session *s, char *buf, size_t size)
 {
-	char buf[1024], date[64];
+	char date[64];
 	struct tm tm;
 	int n = 0;
 
 	gmtime_r(&s->arrival, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	if (s->conf->received_client_ip)
-		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n\t",
+		n = snprintf(buf, size, "Received: from %s ([%s])\r\n\t",
 		    s->helo, s->client);
 	else
-		n = snprintf(buf, sizeof(buf), "Received: ");
-	n += snprintf(buf + n, sizeof(buf) - n, "by %s with ESMTPSA (%s:%s:%u)\r\n"
+		n = snprintf(buf, size, "Received: ");
+	n += snprintf(buf + n, size - n, "by %s with ESMTPSA (%s:%s:%u)\r\n"
 	    "\tid %s; %s\r\n", s->conf->hostname, s->tls_version, s->tls_cipher,
 	    s->tls_bits, s->spool.id, date);
-	spool_write(&s->spool, buf, n);
+	return (size_t)n < size ? (size_t)n : size - 1;
 }
 
 /*
@@ -220,26 +243,65 @@ check_identity(struct session *s, const struct hdr_info *info)
 		}
 }
 
+#define RECEIVED_MAX	1024
+#define ADDED_MAX	(3 * (SMTP_ADDR_MAX + 64))	/* Message-ID, Date, From */
+
+/*
+ * DKIM (dkim.c): the fields as they will leave are signed, so the
+ * signatures go above them; they are written now as placeholders of their
+ * final length, at an offset remembered for commit_work to fill in.
+ */
+static void
+dkim_start(struct session *s, const struct hdr_info *info, const char *hdr,
+    size_t len)
+{
+	char from[1][SMTP_ADDR_MAX + 1];
+	const char (*addrs)[SMTP_ADDR_MAX + 1] = info->from;
+	size_t nfrom = info->nfrom, flen;
+	const char *fields;
+
+	if (s->conf->ndkim == 0)
+		return;
+	if (info->error == HDR_ERR_FROM_MISSING) {
+		snprintf(from[0], sizeof(from[0]), "%s", s->from);
+		addrs = (const char (*)[SMTP_ADDR_MAX + 1])from;
+		nfrom = 1;
+	}
+	switch (dkim_begin(s->conf, addrs, nfrom, hdr, len, s->arrival,
+	    &s->dkim)) {
+	case 1:
+		s->dkim_offset = s->spool.body_offset + (off_t)s->spool.size;
+		fields = dkim_fields(s->dkim, &flen);
+		spool_write(&s->spool, fields, flen);
+		break;
+	case -1:
+		s->refusal = "451 4.3.0 Insufficient system resources";
+		break;
+	}
+}
+
 /*
  * The header section is complete (its fields are hdr[0..fieldslen), followed
- * by the empty line when has_body): check, strip, add our fields, write.
+ * by the empty line when has_body): check, strip, add our fields, sign,
+ * write.
  */
 static void
 headers_end(struct session *s, size_t fieldslen, int has_body)
 {
 	struct hdr_info info;
-	char *out, date[64], buf[SMTP_ADDR_MAX + 64];
+	char *out, date[64];
 	struct tm tm;
-	size_t n;
+	size_t n, room = RECEIVED_MAX + fieldslen + ADDED_MAX + 1;
 
 	s->in_headers = 0;
-	if ((out = malloc(fieldslen + 1)) == NULL) {
+	if ((out = malloc(room)) == NULL) {
 		s->refusal = "452 4.3.0 Insufficient system resources";
 		return;
 	}
-	n = hdr_rewrite(s->hdr, fieldslen,
+	n = format_received(s, out, RECEIVED_MAX);
+	n += hdr_rewrite(s->hdr, fieldslen,
 	    (const char *const *)s->conf->strip_headers, s->conf->nstrip_headers,
-	    s->conf->authserv_id, out, &info);
+	    s->conf->authserv_id, out + n, &info);
 	check_identity(s, &info);
 	if (s->refusal != NULL) {
 		free(out);
@@ -249,27 +311,33 @@ headers_end(struct session *s, size_t fieldslen, int has_body)
 		log_info("session=%s event=header action=remove "
 		    "field=Authentication-Results count=%zu reason=\"claims our "
 		    "authserv-id\"", s->id, info.authres_removed);
-	write_received(s);
-	spool_write(&s->spool, out, n);
-	free(out);
 	/* RFC 6409 §8.2, §8.3: an MSA adds what the client left out. */
-	if (!info.has_message_id) {
-		n = snprintf(buf, sizeof(buf), "Message-ID: <%s@%s>\r\n",
+	if (!info.has_message_id)
+		n += snprintf(out + n, room - n, "Message-ID: <%s@%s>\r\n",
 		    s->spool.id, s->conf->hostname);
-		spool_write(&s->spool, buf, n);
-	}
 	if (!info.has_date) {
 		gmtime_r(&s->arrival, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-		n = snprintf(buf, sizeof(buf), "Date: %s\r\n", date);
-		spool_write(&s->spool, buf, n);
+		n += snprintf(out + n, room - n, "Date: %s\r\n", date);
 	}
-	if (info.error == HDR_ERR_FROM_MISSING) {
-		n = snprintf(buf, sizeof(buf), "From: <%s>\r\n", s->from);
-		spool_write(&s->spool, buf, n);
+	if (info.error == HDR_ERR_FROM_MISSING)
+		n += snprintf(out + n, room - n, "From: <%s>\r\n", s->from);
+	dkim_start(s, &info, out, n);
+	if (s->refusal == NULL) {
+		spool_write(&s->spool, out, n);
+		if (has_body)
+			spool_write(&s->spool, "\r\n", 2);
 	}
-	if (has_body)
-		spool_write(&s->spool, "\r\n", 2);
+	free(out);
+}
+
+/* Body octets: to the spool, and through the DKIM body hash. */
+static void
+body_write(struct session *s, const char *buf, size_t len)
+{
+	spool_write(&s->spool, buf, len);
+	if (s->dkim != NULL)
+		dkim_body(s->dkim, buf, len);
 }
 
 /*
@@ -285,7 +353,7 @@ message_write(struct session *s, const char *buf, size_t len)
 	if (s->refusal != NULL)
 		return;
 	if (!s->in_headers) {
-		spool_write(&s->spool, buf, len);
+		body_write(s, buf, len);
 		return;
 	}
 	room = s->conf->header_size - s->hdrlen;
@@ -310,8 +378,8 @@ message_write(struct session *s, const char *buf, size_t len)
 	start = end == s->hdr ? 0 : (size_t)(end - s->hdr) + 2;
 	headers_end(s, start, 1);
 	if (s->refusal == NULL) {
-		spool_write(&s->spool, s->hdr + start + 2, s->hdrlen - start - 2);
-		spool_write(&s->spool, buf + take, len - take);
+		body_write(s, s->hdr + start + 2, s->hdrlen - start - 2);
+		body_write(s, buf + take, len - take);
 	}
 	free(s->hdr);
 	s->hdr = NULL;

@@ -22,6 +22,7 @@
 #include <event2/bufferevent.h>
 
 #include "auth.h"
+#include "dkim.h"
 #include "log.h"
 #include "message.h"
 #include "policy.h"
@@ -97,6 +98,9 @@ struct session {
 	struct spool_file	 spool;
 	int			 spool_open;
 	time_t			 arrival;
+	struct dkim_signer	*dkim;		/* signs this message, or NULL */
+	off_t			 dkim_offset;	/* where its placeholders are */
+	int			 dkim_failed;
 	char			*hdr;		/* the header section while it arrives */
 	size_t			 hdrlen;
 	int			 in_headers;

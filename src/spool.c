@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dkim_canon.h"
 #include "log.h"
 #include "spool.h"
 #include "util/files.h"
@@ -405,6 +406,25 @@ spool_flush(struct spool_file *f)
 }
 
 void
+spool_patch(struct spool_file *f, off_t off, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	spool_flush(f);
+	while (len > 0 && f->error == 0) {
+		n = pwrite(f->fd, buf, len, off);
+		if (n == -1) {
+			if (errno != EINTR)
+				f->error = errno;
+			continue;
+		}
+		buf += n;
+		len -= n;
+		off += n;
+	}
+}
+
+void
 spool_write(struct spool_file *f, const char *buf, size_t len)
 {
 	f->size += len;
@@ -659,6 +679,14 @@ spool_read_envelope(const char *id, struct spool_entry *e)
 	}
 	e->body_offset = ftello(f);
 	e->body_size = st.st_size - e->body_offset;
+	if (ok) {
+		/* Our signatures are the message's first fields (dkim.c). */
+		char top[DKIM_TOP_READ];
+		size_t n = fread(top, 1, sizeof(top), f);
+
+		if (dkim_top_signers(top, n, line, sizeof(line)))
+			e->dkim = xstrdup(line);
+	}
 done:
 	fclose(f);
 	if (!ok) {
@@ -679,8 +707,9 @@ spool_entry_free(struct spool_entry *e)
 	free(e->rcpts);
 	free(e->login);
 	free(e->from);
+	free(e->dkim);
 	e->rcpts = NULL;
-	e->login = e->from = NULL;
+	e->login = e->from = e->dkim = NULL;
 	e->nrcpts = 0;
 }
 

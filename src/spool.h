@@ -70,6 +70,7 @@ struct spool_entry {
 	size_t			 nrcpts;
 	off_t			 body_offset;
 	off_t			 body_size;
+	char			*dkim;		/* "sel@domain,..." that signed it */
 };
 
 /*
@@ -95,6 +96,11 @@ int	spool_free_space(long long *bytes);
 int	spool_open(struct spool_file *, const struct spool_envelope *);
 /* Appends message bytes (buffered); a failure is remembered in f->error. */
 void	spool_write(struct spool_file *, const char *buf, size_t len);
+/*
+ * Writes len octets at file offset off over what was written there before
+ * (the DKIM placeholders); blocking (worker thread), before spool_commit.
+ */
+void	spool_patch(struct spool_file *, off_t off, const char *buf, size_t len);
 /* Appends formatted text, whatever its length. */
 void	spool_printf(struct spool_file *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

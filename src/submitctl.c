@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "dkim.h"
+
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
 #endif
@@ -22,8 +24,52 @@ usage(void)
 {
 	fprintf(stderr, "usage: submitctl [-s socket] command [argument]\n"
 	    "commands: queue | show ID | flush [ID] | delete ID | hold ID |\n"
-	    "          release ID | stats | reload | tls-report\n");
+	    "          release ID | stats | reload | tls-report |\n"
+	    "          dns-check DOMAIN | dkim-record KEYFILE (no daemon)\n");
 	exit(2);
+}
+
+#define KEY_MAX		65536
+#define TXT_STRING_MAX	255	/* octets in one character-string (RFC 1035) */
+
+/*
+ * dkim-record KEYFILE: the TXT record of a private key's public half, in
+ * strings of at most 255 octets as a zone file (or a DNS provider's form)
+ * takes them.
+ */
+static int
+dkim_record_cmd(const char *path)
+{
+	char pem[KEY_MAX + 1], rec[4096], err[256];
+	size_t len, i;
+	void *pkey;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "submitctl: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	len = fread(pem, 1, KEY_MAX, f);
+	fclose(f);
+	pem[len] = '\0';
+	pkey = dkim_key_load(pem, len, err, sizeof(err));
+	explicit_bzero(pem, sizeof(pem));
+	if (pkey == NULL) {
+		fprintf(stderr, "submitctl: %s: %s\n", path, err);
+		return 1;
+	}
+	if (dkim_record(pkey, rec, sizeof(rec)) == -1) {
+		fprintf(stderr, "submitctl: %s: cannot make the record\n", path);
+		dkim_key_free(pkey);
+		return 1;
+	}
+	dkim_key_free(pkey);
+	len = strlen(rec);
+	for (i = 0; i < len; i += TXT_STRING_MAX)
+		printf("%s\"%.*s\"", i > 0 ? " " : "", (int)(len - i <
+		    TXT_STRING_MAX ? len - i : TXT_STRING_MAX), rec + i);
+	printf("\n");
+	return 0;
 }
 
 int
@@ -44,6 +90,11 @@ main(int argc, char *argv[])
 	}
 	if (optind >= argc)
 		usage();
+	if (strcmp(argv[optind], "dkim-record") == 0) {
+		if (argc - optind != 2)
+			usage();
+		return dkim_record_cmd(argv[optind + 1]);
+	}
 	cmd[0] = '\0';
 	for (i = optind; i < argc; i++) {
 		if (strpbrk(argv[i], "\r\n") != NULL ||

@@ -53,6 +53,13 @@ char *
 files_read(const char *path, size_t max, size_t *len, char *why,
     size_t whylen)
 {
+	return files_read_private(path, max, len, 0, why, whylen);
+}
+
+char *
+files_read_private(const char *path, size_t max, size_t *len, int private,
+    char *why, size_t whylen)
+{
 	struct stat st;
 	char *buf;
 	size_t off = 0;
@@ -68,6 +75,13 @@ files_read(const char *path, size_t max, size_t *len, char *why,
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		set_why(why, whylen, "%s%s", path, ": not a regular file");
+		close(fd);
+		return NULL;
+	}
+	if (private && (st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+		set_why(why, whylen, "%s%s", path, ": a private key that others "
+		    "may read (chmod o-rw it, and make a new one: it may have "
+		    "been read already)");
 		close(fd);
 		return NULL;
 	}

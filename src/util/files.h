@@ -21,6 +21,9 @@
  */
 char	*files_read(const char *path, size_t max, size_t *len, char *why,
 	    size_t whylen);
+/* The same; when private is set, a file others may read is refused. */
+char	*files_read_private(const char *path, size_t max, size_t *len,
+	    int private, char *why, size_t whylen);
 
 /*
  * When root reads path on behalf of uid:gid: -1 with a reason when a

@@ -429,6 +429,14 @@ class Daemon:
                 raise DaemonError("submitd did not accept on %s port %d within "
                                   "%ds:\n%s" % (addr, port, timeout, self.log()))
             time.sleep(0.05)
+        # The control socket is made after the listeners: wait for it too.
+        sock = self.env.config_dict(**self.env.overrides).get("control_socket")
+        while sock and not os.path.exists(sock) and self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise DaemonError("submitd made no control socket %s within "
+                                  "%ds:\n%s" % (sock, timeout, self.log()))
+            time.sleep(0.05)
 
     @property
     def pid(self):

@@ -452,11 +452,12 @@ class DNS:
     """dnsmasq on 127.0.0.1:port answering only from its own records.
 
     mx: [(domain, host, preference)] (host "." is a null MX, RFC 7505);
-    a: [(name, address)]; the zones in local (default: "test") answer
-    NXDOMAIN for unknown names.
+    a: [(name, address)]; txt: [(name, text)], text cut into strings of
+    255 octets; the zones in local (default: "test") answer NXDOMAIN for
+    unknown names.
     """
 
-    def __init__(self, directory, mx=(), a=(), local=("test",)):
+    def __init__(self, directory, mx=(), a=(), local=("test",), txt=()):
         self.port = free_udp_tcp_port()
         self.log_path = os.path.join(directory, "dnsmasq.log")
         argv = [h.tool("dnsmasq"), "-d", "-k", "-C", "/dev/null",
@@ -467,6 +468,11 @@ class DNS:
         argv += ["--local=/%s/" % z for z in local]
         argv += ["--mx-host=%s,%s,%d" % m for m in mx]
         argv += ["--host-record=%s,%s" % r for r in a]
+        # On the command line dnsmasq takes no quotes: a comma separates
+        # the strings (so a text may hold none).
+        argv += ["--txt-record=%s,%s" % (name, ",".join(
+            text[i:i + 255] for i in range(0, len(text), 255)))
+            for name, text in txt]
         self.argv = argv
         self.proc = None
 
