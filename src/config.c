@@ -216,6 +216,11 @@ check_selector(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (check_nonempty(cfg, opt) == -1)
 		return -1;
+	if (strlen(v) > 63) {
+		cfg_error(cfg, "%s: a selector of at most 63 characters",
+		    key_name(cfg, opt));
+		return -1;
+	}
 	for (p = v; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && !(*p == '.' &&
 		    p != v && p[1] != '\0' && p[1] != '.')) {
@@ -225,6 +230,46 @@ check_selector(cfg_t *cfg, cfg_opt_t *opt)
 			return -1;
 		}
 	return 0;
+}
+
+/* An integer within lo..hi. */
+static int
+check_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < lo || v > hi) {
+		cfg_error(cfg, "%s: must be from %ld to %ld", key_name(cfg, opt),
+		    lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_signals(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return check_range(cfg, opt, 1, 4);
+}
+
+/* abuse.c counts at most 64 domains a window. */
+static int
+check_fanout(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return check_range(cfg, opt, 1, 60);
+}
+
+static int
+check_percent(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return check_range(cfg, opt, 1, 100);
+}
+
+/* abuse.c remembers 8 networks a login. */
+static int
+check_networks(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return check_range(cfg, opt, 2, 8);
 }
 
 static int
@@ -645,6 +690,20 @@ static cfg_opt_t dkim_opts[] = {
 	CFG_END()
 };
 
+static cfg_opt_t abuse_opts[] = {
+	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
+	CFG_STR("notify", NULL, CFGF_NODEFAULT),
+	CFG_INT("signals", 2, CFGF_NONE),
+	CFG_INT("burst_floor", 100, CFGF_NONE),
+	CFG_INT("burst_factor", 10, CFGF_NONE),
+	CFG_INT("fanout_domains", 50, CFGF_NONE),
+	CFG_INT("refusal_share", 50, CFGF_NONE),
+	CFG_INT("refusal_min", 10, CFGF_NONE),
+	CFG_INT("networks_at_once", 4, CFGF_NONE),
+	CFG_END()
+};
+
 static cfg_opt_t queue_opts[] = {
 	CFG_INT("retry_min", 60, CFGF_NONE),
 	CFG_INT("retry_max", 3600, CFGF_NONE),
@@ -697,6 +756,7 @@ static cfg_opt_t opts[] = {
 	CFG_SEC("route", route_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("queue", queue_opts, CFGF_NONE),
 	CFG_SEC("dkim", dkim_opts, CFGF_MULTI),
+	CFG_SEC("abuse", abuse_opts, CFGF_NONE),
 	CFG_STR("resolver", NULL, CFGF_NODEFAULT),
 	CFG_END()
 };
@@ -764,6 +824,14 @@ static const struct {
 	{ "dkim|domain", check_hostname },
 	{ "dkim|selector", check_selector },
 	{ "dkim|key", check_readable },
+	{ "abuse|notify", check_address },
+	{ "abuse|signals", check_signals },
+	{ "abuse|burst_floor", check_positive },
+	{ "abuse|burst_factor", check_positive },
+	{ "abuse|fanout_domains", check_fanout },
+	{ "abuse|refusal_share", check_percent },
+	{ "abuse|refusal_min", check_positive },
+	{ "abuse|networks_at_once", check_networks },
 	{ "resolver", check_nonempty },
 	{ "strip_headers", check_header_patterns },
 	{ "bare_lf", check_enum },
@@ -1219,6 +1287,23 @@ config_copy(cfg_t *cfg, const char *path)
 		config_free(c);
 		return NULL;
 	}
+	{
+		cfg_t *a = cfg_getsec(cfg, "abuse");
+		char buf[SMTP_ADDR_MAX + 1];
+
+		c->abuse_enabled = cfg_getbool(a, "enabled");
+		c->abuse_dry_run = cfg_getbool(a, "dry_run");
+		snprintf(buf, sizeof(buf), "postmaster@%s", c->local_domains[0]);
+		c->abuse_notify = xstrdup(cfg_size(a, "notify") > 0 ?
+		    cfg_getstr(a, "notify") : buf);
+		c->abuse_signals = cfg_getint(a, "signals");
+		c->abuse_burst_floor = cfg_getint(a, "burst_floor");
+		c->abuse_burst_factor = cfg_getint(a, "burst_factor");
+		c->abuse_fanout_domains = cfg_getint(a, "fanout_domains");
+		c->abuse_refusal_share = cfg_getint(a, "refusal_share");
+		c->abuse_refusal_min = cfg_getint(a, "refusal_min");
+		c->abuse_networks_at_once = cfg_getint(a, "networks_at_once");
+	}
 	if (copy_routes(c, cfg) == -1 || copy_dkim(c, cfg) == -1) {
 		config_free(c);
 		return NULL;
@@ -1298,6 +1383,7 @@ config_free(struct config *c)
 		dkim_key_free(c->dkim[i].pkey);
 	}
 	free(c->dkim);
+	free(c->abuse_notify);
 	free(c->authserv_id);
 	free_list(c->local_domains, c->nlocal_domains);
 	free_list(c->internal_only, c->ninternal_only);

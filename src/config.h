@@ -121,6 +121,16 @@ struct config {
 	char		*resolver;		/* c-ares server list, or NULL */
 	struct dkim_key	*dkim;			/* dkim sections (dkim.h) */
 	size_t		 ndkim;
+	int		 abuse_enabled;		/* section abuse (abuse.h) */
+	int		 abuse_dry_run;
+	char		*abuse_notify;
+	int		 abuse_signals;
+	int		 abuse_burst_floor;
+	int		 abuse_burst_factor;
+	int		 abuse_fanout_domains;
+	int		 abuse_refusal_share;
+	int		 abuse_refusal_min;
+	int		 abuse_networks_at_once;
 	int		 queue_retry_min;
 	int		 queue_retry_max;
 	int		 queue_lifetime;

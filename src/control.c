@@ -16,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "abuse.h"
 #include "config.h"
 #include "control.h"
 #include "dns_check.h"
@@ -57,6 +58,7 @@ cmd_stats(struct server *srv, const char *arg, struct evbuffer *out)
 #undef F
 	};
 	struct policy_stats ps;
+	struct abuse_stats as;
 	size_t i;
 
 	evbuffer_add_printf(out, "ok\nuptime %lld\nsessions %llu\nqueued %zu\n",
@@ -73,6 +75,11 @@ cmd_stats(struct server *srv, const char *arg, struct evbuffer *out)
 	    "auth_bans %llu\nauth_login_locks %llu\n", ps.banned_addresses,
 	    ps.locked_logins, (unsigned long long)ps.bans,
 	    (unsigned long long)ps.login_locks);
+	abuse_stats(&as);
+	evbuffer_add_printf(out, "abuse_suspended_logins %zu\nabuse_suspensions %llu\n"
+	    "abuse_would_suspend %llu\n", as.suspended,
+	    (unsigned long long)as.suspensions,
+	    (unsigned long long)as.would_suspend);
 }
 
 static void
@@ -126,6 +133,24 @@ static void
 cmd_tls_report(struct server *srv, const char *arg, struct evbuffer *out)
 {
 	tlsrpt_send_now(out);
+}
+
+static void
+cmd_suspended(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	abuse_list(out);
+}
+
+static void
+cmd_suspend(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	abuse_suspend(arg, out);
+}
+
+static void
+cmd_resume(struct server *srv, const char *arg, struct evbuffer *out)
+{
+	abuse_resume(arg, out);
 }
 
 /*
@@ -235,6 +260,9 @@ static const struct {
 	{ "hold",	ARG_REQUIRED,	cmd_hold },
 	{ "release",	ARG_REQUIRED,	cmd_release },
 	{ "tls-report",	ARG_NONE,	cmd_tls_report },
+	{ "suspended",	ARG_NONE,	cmd_suspended },
+	{ "suspend",	ARG_REQUIRED,	cmd_suspend },
+	{ "resume",	ARG_REQUIRED,	cmd_resume },
 };
 
 /* ... and those that answer later. */

@@ -139,17 +139,20 @@ layout(struct dkim_signer *s, const struct dkim_key *k, const char *h,
     time_t now)
 {
 	struct dkim_sig *g = &s->sigs[s->nsigs++];
-	char buf[600], fill[2048];
+	char buf[600], fill[2048];	/* 253 + 63 + text; b= of 8192 bits */
 	size_t siglen = (size_t)EVP_PKEY_get_size(k->pkey);
 	int n;
 
 	g->key = k;
 	g->start = s->textlen;
 	g->blen = 4 * ((siglen + 2) / 3);
+	/* domain <= 253 and selector <= 63 (config.c): it fits. */
 	n = snprintf(buf, sizeof(buf), "DKIM-Signature: v=1; a=%s; "
 	    "c=relaxed/relaxed;\r\n\td=%s; s=%s; t=%lld;\r\n\th=",
 	    is_ed25519(k->pkey) ? "ed25519-sha256" : "rsa-sha256", k->domain,
 	    k->selector, (long long)now);
+	if (n < 0 || (size_t)n >= sizeof(buf) || g->blen > sizeof(fill))
+		abort();
 	text_add(s->text, &s->textlen, buf, n);
 	text_fold_h(s->text, &s->textlen, h, 10);
 	text_add(s->text, &s->textlen, ";\r\n\tbh=", 7);

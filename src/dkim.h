@@ -32,9 +32,11 @@ struct dkim_key {
 	void		*pkey;		/* EVP_PKEY, loaded with the configuration */
 };
 
+#define DKIM_RSA_BITS_MAX	8192	/* verifiers stop at 4096 or 8192 */
+
 /*
  * The private key in pem[0..len): an Ed25519 key or an RSA key of 2048
- * bits or more, as an EVP_PKEY to free with dkim_key_free; NULL with the
+ * to DKIM_RSA_BITS_MAX bits, as an EVP_PKEY to free with dkim_key_free; NULL with the
  * reason in err.
  */
 void	*dkim_key_load(const char *pem, size_t len, char *err, size_t errlen);

@@ -158,14 +158,32 @@ field_is(const char *f, size_t len, const char *name)
 	return i < len && f[i] == ':';
 }
 
+/* Appends name, lowercased, to the h= list; -1 when it does not fit. */
+static int
+h_add(char *h, size_t hsize, size_t *hn, const char *name)
+{
+	size_t nl = strlen(name), c;
+
+	if (*hn + nl + 2 > hsize)
+		return -1;
+	if (*hn > 0)
+		h[(*hn)++] = ':';
+	for (c = 0; c < nl; c++) {
+		char ch = name[c];
+
+		h[(*hn)++] = ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch;
+	}
+	h[*hn] = '\0';
+	return 0;
+}
+
 int
 dkim_select_fields(const char *hdr, size_t len, const char *const *names,
     size_t nnames, char *h, size_t hsize, char **canon, size_t *canonlen)
 {
 	const char *start[DKIM_SIGN_FIELDS_MAX];
-	size_t flen[DKIM_SIGN_FIELDS_MAX], k, j, off, hn = 0, cn = 0, room = 0;
+	size_t flen[DKIM_SIGN_FIELDS_MAX], k, j, off, hn = 0, cn = 0, used = 0;
 	char *out;
-	int m, used = 0;
 
 	*canon = NULL;
 	*canonlen = 0;
@@ -173,44 +191,44 @@ dkim_select_fields(const char *hdr, size_t len, const char *const *names,
 		return -1;
 	h[0] = '\0';
 	/* Room for all chosen fields: at most the section, plus CRLFs. */
-	room = len + 2 * DKIM_SIGN_FIELDS_MAX + 1;
-	if ((out = malloc(room)) == NULL)
+	if ((out = malloc(len + 2 * DKIM_SIGN_FIELDS_MAX + 1)) == NULL)
 		return -1;
 	for (k = 0; k < nnames; k++) {
-		m = 0;
+		size_t total = 0, take, skip, seen = 0, m = 0;
+
 		for (off = 0; off < len; off += j) {
 			j = dkim_field_len(hdr + off, len - off);
-			if (field_is(hdr + off, j, names[k])) {
-				if (used + m >= DKIM_SIGN_FIELDS_MAX)
-					break;
+			total += field_is(hdr + off, j, names[k]);
+		}
+		/*
+		 * A verifier takes instances from the last up, one per name
+		 * in h=: when not all fit, the last ones are signed and the
+		 * name is not listed once more (that would name a real one).
+		 */
+		take = total < DKIM_SIGN_FIELDS_MAX - used ? total :
+		    DKIM_SIGN_FIELDS_MAX - used;
+		skip = total - take;
+		for (off = 0; off < len && m < take; off += j) {
+			j = dkim_field_len(hdr + off, len - off);
+			if (field_is(hdr + off, j, names[k]) && seen++ >= skip) {
 				start[used + m] = hdr + off;
 				flen[used + m] = j;
 				m++;
 			}
 		}
 		/* The last instance first, then up; then the name once more. */
-		for (j = 0; j <= (size_t)m; j++) {
-			size_t nl = strlen(names[k]);
-
-			if (hn + nl + 2 > hsize) {
+		for (j = 0; j < take + (skip == 0); j++) {
+			if (h_add(h, hsize, &hn, names[k]) == -1) {
 				free(out);
 				return -1;
 			}
-			if (hn > 0)
-				h[hn++] = ':';
-			for (size_t c = 0; c < nl; c++) {
-				char ch = names[k][c];
-
-				h[hn++] = ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch;
-			}
-			h[hn] = '\0';
-			if (j < (size_t)m) {
-				size_t at = used + m - 1 - j;
+			if (j < take) {
+				size_t at = used + take - 1 - j;
 
 				cn += dkim_canon_header(start[at], flen[at], 1, out + cn);
 			}
 		}
-		used += m;
+		used += take;
 	}
 	out[cn] = '\0';
 	*canon = out;

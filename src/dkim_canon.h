@@ -61,6 +61,8 @@ size_t	dkim_field_len(const char *hdr, size_t len);
  * no empty line) that a signature covers: for each name of names, every
  * instance, from the last up (RFC 6376 §5.4.2), and the name once more,
  * so that an instance added later breaks the signature ("over-signing").
+ * At most DKIM_SIGN_FIELDS_MAX instances in all: past it the last ones of
+ * a name are signed and that name is not over-signed.
  * Writes the h= value ("from:from:to:...") into h (room for hsize), and
  * the relaxed forms of the chosen fields, each with CRLF, to *canon (a
  * string to free, *canonlen octets).  0, or -1 when h is too small or

@@ -46,10 +46,12 @@ dkim_key_load(const char *pem, size_t len, char *err, size_t errlen)
 	case EVP_PKEY_ED25519:
 		return pkey;
 	case EVP_PKEY_RSA:
-		if (EVP_PKEY_get_bits(pkey) >= 2048)
+		if (EVP_PKEY_get_bits(pkey) >= 2048 &&
+		    EVP_PKEY_get_bits(pkey) <= DKIM_RSA_BITS_MAX)
 			return pkey;
 		snprintf(err, errlen, "an RSA key of %d bits: DKIM keys need "
-		    "2048 or more (RFC 8301)", EVP_PKEY_get_bits(pkey));
+		    "2048 or more (RFC 8301), and %d at most",
+		    EVP_PKEY_get_bits(pkey), DKIM_RSA_BITS_MAX);
 		break;
 	default:
 		snprintf(err, errlen, "neither an Ed25519 nor an RSA key");

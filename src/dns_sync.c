@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
+#include <poll.h>
 #include <time.h>
 
 #include <ares.h>
@@ -135,14 +135,48 @@ answer_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	(void)timeouts;
 }
 
+/*
+ * Waits for the channel's sockets (poll: a descriptor may be above
+ * FD_SETSIZE in a daemon with thousands of connections) and lets c-ares
+ * read or write them; at most a second at a time.
+ */
+static void
+wait_once(struct dns_sync *d)
+{
+	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+	struct pollfd pfd[ARES_GETSOCK_MAXNUM];
+	struct timeval tv, max = { 1, 0 }, *tvp;
+	int bits, i, n = 0, ms;
+
+	bits = ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM);
+	for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+		if (!ARES_GETSOCK_READABLE(bits, i) && !ARES_GETSOCK_WRITABLE(bits, i))
+			continue;
+		pfd[n].fd = socks[i];
+		pfd[n].events = (ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
+		    (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0);
+		pfd[n].revents = 0;
+		n++;
+	}
+	tvp = ares_timeout(d->ch, &max, &tv);
+	ms = (int)(tvp->tv_sec * 1000 + tvp->tv_usec / 1000);
+	if (poll(pfd, n, ms) <= 0) {
+		ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		ares_process_fd(d->ch,
+		    pfd[i].revents & (POLLIN | POLLERR | POLLHUP) ? pfd[i].fd :
+		    ARES_SOCKET_BAD,
+		    pfd[i].revents & POLLOUT ? pfd[i].fd : ARES_SOCKET_BAD);
+}
+
 /* One query, waited for until it answers or the deadline passes. */
 static int
 query(struct dns_sync *d, const char *name, int type, int ad, struct answer *a)
 {
 	unsigned char *q;
-	int qlen, nfds;
-	fd_set r, w;
-	struct timeval tv, *tvp;
+	int qlen;
 
 	memset(a, 0, sizeof(*a));
 	if (time(NULL) >= d->deadline)
@@ -159,15 +193,7 @@ query(struct dns_sync *d, const char *name, int type, int ad, struct answer *a)
 			ares_cancel(d->ch);	/* answer_cb runs: done */
 			break;
 		}
-		FD_ZERO(&r);
-		FD_ZERO(&w);
-		if ((nfds = ares_fds(d->ch, &r, &w)) == 0)
-			break;
-		tvp = ares_timeout(d->ch, NULL, &tv);
-		if (tvp != NULL && tvp->tv_sec > 1)
-			tvp->tv_sec = 1;	/* look at the deadline now and then */
-		select(nfds, &r, &w, NULL, tvp);
-		ares_process(d->ch, &r, &w);
+		wait_once(d);
 	}
 	if (!a->done)
 		a->status = ARES_ETIMEOUT;

@@ -31,6 +31,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "abuse.h"
 #include "auth.h"
 #include "config.h"
 #include "control.h"
@@ -433,7 +434,8 @@ main(int argc, char *argv[])
 		goto out;
 	explicit_bzero(secret, sizeof(secret));
 	loops_pools(&srv);
-	if (queue_init(&srv) == -1)
+	/* Suspensions first: the queue loads messages that they hold. */
+	if (abuse_init(&srv) == -1 || queue_init(&srv) == -1)
 		goto out;
 
 
@@ -461,6 +463,7 @@ main(int argc, char *argv[])
 	for (k = 0; k < srv.nloops; k++)
 		session_shutdown(&srv.loops[k]);
 	queue_shutdown();
+	abuse_shutdown();
 	rc = 0;
 out:
 	if (ev_term != NULL) {

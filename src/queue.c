@@ -29,6 +29,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "abuse.h"
 #include "config.h"
 #include "dane.h"
 #include "delivery.h"
@@ -74,6 +75,7 @@ struct qmsg {
 	ssize_t			 heap_idx;	/* in waiting, or -1 */
 	char			 id[SPOOL_ID_LEN + 1];
 	char			*from;
+	char			*login;		/* who sent it; "-" for our own */
 	char			*dkim;		/* selectors that signed it */
 	time_t			 arrival;
 	off_t			 body_offset;
@@ -176,14 +178,16 @@ msg_find(const char *id)
 
 /* A message not yet in any list. */
 static struct qmsg *
-msg_make(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
-    time_t arrival, off_t body_offset, off_t body_size, const char *dkim)
+msg_make(const char *id, const char *login, const char *from,
+    char *const *rcpts, size_t nrcpts, time_t arrival, off_t body_offset,
+    off_t body_size, const char *dkim)
 {
 	struct qmsg *qm = xcalloc(1, sizeof(*qm));
 	size_t i;
 
 	snprintf(qm->id, sizeof(qm->id), "%s", id);
 	qm->from = xstrdup(from);
+	qm->login = xstrdup(login != NULL ? login : "-");
 	qm->dkim = xstrdup(dkim != NULL ? dkim : "none");
 	qm->arrival = arrival;
 	qm->body_offset = body_offset;
@@ -263,7 +267,7 @@ static void
 msg_schedule(struct qmsg *qm)
 {
 	msg_unschedule(qm);
-	if (qm->held || qm->removing || qm->active)
+	if (qm->held || qm->removing || qm->active || abuse_suspended(qm->login))
 		return;
 	if (qm->next <= time(NULL)) {
 		TAILQ_INSERT_TAIL(&ready, qm, rentry);
@@ -297,6 +301,7 @@ msg_free(struct qmsg *qm)
 		free(qm->rcpts[i].addr);
 	free(qm->rcpts);
 	free(qm->from);
+	free(qm->login);
 	free(qm->dkim);
 	free(qm->state_buf);
 	free(qm);
@@ -612,7 +617,7 @@ bounce_done(struct worker_job *job)
 		log_info("queue=%s event=%s %s=%s to=%s", qm->id,
 		    b->delayed ? "delay-warning" : "bounce",
 		    b->delayed ? "dsn" : "bounce", b->f.id, log_addr(qm->from));
-		queue_add(b->f.id, "", rcpts, 1, time(NULL), b->f.body_offset,
+		queue_add(b->f.id, "-", "", rcpts, 1, time(NULL), b->f.body_offset,
 		    b->f.size, "none");
 		if (b->delayed) {
 			qm->warned = 1;
@@ -683,7 +688,7 @@ inject_done(struct worker_job *job)
 		log_info("queue=%s event=inject from=%s to=%s size=%zu dkim=%s",
 		    in->f.id, log_addr(in->from), log_addr(in->rcpt), in->len,
 		    log_str(in->dkim));
-		queue_add(in->f.id, in->from, rcpts, 1, time(NULL),
+		queue_add(in->f.id, "-", in->from, rcpts, 1, time(NULL),
 		    in->f.body_offset, in->f.size, in->dkim);
 	}
 	config_unref(in->conf);
@@ -853,6 +858,8 @@ apply_results(struct qmsg *qm, const struct delivery_msg *dm)
 		if (r->state != R_PENDING)
 			continue;	/* already taken from this job */
 		snprintf(r->reply, sizeof(r->reply), "%s", dr->reply);
+		if (dr->result != DELIVERY_TEMPFAIL)
+			abuse_result(qm->login, atoi(dr->reply), dr->reply);
 		r->policy = dr->policy;
 		r->verified = dr->verified;
 		if (dr->result == DELIVERY_OK) {
@@ -1166,8 +1173,8 @@ load_one(const char *id, void *arg)
 		log_errx("queue=%s event=load error=\"unreadable queue file\"", id);
 		return;
 	}
-	qm = msg_make(id, e.from, e.rcpts, e.nrcpts, e.arrival, e.body_offset,
-	    e.body_size, e.dkim);
+	qm = msg_make(id, e.login, e.from, e.rcpts, e.nrcpts, e.arrival,
+	    e.body_offset, e.body_size, e.dkim);
 	TAILQ_INSERT_TAIL(&msgs, qm, entry);
 	nmsgs++;
 	if ((state = spool_state_read(id)) != NULL) {
@@ -1314,11 +1321,12 @@ queue_shutdown(void)
  * together share a job.
  */
 void
-queue_add(const char *id, const char *from, char *const *rcpts, size_t nrcpts,
-    time_t arrival, off_t body_offset, off_t body_size, const char *dkim)
+queue_add(const char *id, const char *login, const char *from,
+    char *const *rcpts, size_t nrcpts, time_t arrival, off_t body_offset,
+    off_t body_size, const char *dkim)
 {
-	struct qmsg *qm = msg_make(id, from, rcpts, nrcpts, arrival, body_offset,
-	    body_size, dkim);
+	struct qmsg *qm = msg_make(id, login, from, rcpts, nrcpts, arrival,
+	    body_offset, body_size, dkim);
 
 	pthread_mutex_lock(&incoming_lock);
 	TAILQ_INSERT_TAIL(&incoming, qm, entry);
@@ -1371,6 +1379,8 @@ show_msg(struct evbuffer *out, const struct qmsg *qm, int full)
 	    qm->from);
 	if (qm->held)
 		evbuffer_add_printf(out, "held\n");
+	else if (abuse_suspended(qm->login))
+		evbuffer_add_printf(out, "held (login suspended)\n");
 	else if (qm->active)
 		evbuffer_add_printf(out, "delivering\n");
 	else if (qm->next <= now)
@@ -1466,6 +1476,25 @@ queue_delete(const char *id, struct evbuffer *out)
 	msg_remove(qm);
 	evbuffer_add_printf(out, "ok\n%s deleted\n", id);
 	return 0;
+}
+
+void
+queue_hold_login(const char *login, int hold)
+{
+	struct qmsg *qm;
+	size_t n = 0;
+
+	TAILQ_FOREACH(qm, &msgs, entry)
+		if (!qm->removing && strcmp(qm->login, login) == 0) {
+			if (!hold)
+				qm->next = 0;
+			msg_schedule(qm);	/* abuse_suspended decides */
+			n++;
+		}
+	log_info("event=abuse action=%s user=%s messages=%zu", hold ? "hold" :
+	    "release", log_str(login), n);
+	if (!hold)
+		schedule_soon(0);
 }
 
 int

@@ -33,9 +33,14 @@ void	queue_shutdown(void);
  * A message the session has just committed; everything is copied.  dkim:
  * the selectors that signed it ("sel@domain,..."), or "none".
  */
-void	queue_add(const char *id, const char *from, char *const *rcpts,
-	    size_t nrcpts, time_t arrival, off_t body_offset, off_t body_size,
-	    const char *dkim);
+void	queue_add(const char *id, const char *login, const char *from,
+	    char *const *rcpts, size_t nrcpts, time_t arrival, off_t body_offset,
+	    off_t body_size, const char *dkim);
+/*
+ * A login's mail is held (its login was suspended: abuse.c) or goes again
+ * (resumed); messages in delivery finish their attempt.
+ */
+void	queue_hold_login(const char *login, int hold);
 
 /*
  * Queues a message of our own (a TLS-RPT report, a notice): data, the

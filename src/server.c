@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "abuse.h"
 #include "auth.h"
 #include "config.h"
 #include "log.h"
@@ -105,6 +106,7 @@ server_reload(struct server *srv, char *why, size_t whylen)
 	}
 	restart_keys(old, c);
 	queue_reload(c);
+	abuse_reload(c);
 	pthread_mutex_lock(&srv->lock);
 	srv->conf = c;
 	old_ctx = srv->ssl_ctx;

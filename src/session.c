@@ -32,6 +32,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 
+#include "abuse.h"
 #include "config.h"
 #include "session.h"
 #include "session_int.h"
@@ -355,7 +356,8 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 		session_reply(s, "452 4.3.1 Insufficient system storage");
 		return;
 	}
-	if ((why = policy_check_sender(s->login, m.addr, s->policy_buf)) != NULL) {
+	if ((why = abuse_check(s->login, s->policy_buf)) != NULL ||
+	    (why = policy_check_sender(s->login, m.addr, s->policy_buf)) != NULL) {
 		session_reply(s, "%s", why);
 		return;
 	}

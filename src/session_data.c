@@ -19,6 +19,7 @@
 
 #include <event2/buffer.h>
 
+#include "abuse.h"
 #include "config.h"
 #include "dkim.h"
 #include "headers.h"
@@ -134,8 +135,9 @@ commit_done(struct worker_job *job)
 		    s->spool.id, log_str(s->login), s->client, log_addr(s->from),
 		    s->nrcpts, s->spool.size, s->tls_version, s->tls_cipher,
 		    log_str(signers));
-		queue_add(s->spool.id, s->from, s->rcpts, s->nrcpts, s->arrival,
-		    s->spool.body_offset, s->spool.size, signers);
+		queue_add(s->spool.id, s->login, s->from, s->rcpts, s->nrcpts,
+		    s->arrival, s->spool.body_offset, s->spool.size, signers);
+		abuse_message(s->login, s->client, s->rcpts, s->nrcpts);
 		if (!s->dead)
 			session_reply(s, "250 2.0.0 Ok: queued as %s", s->spool.id);
 	}
@@ -155,6 +157,8 @@ data_end(struct session *s)
 		headers_end(s, s->hdrlen, 0);	/* a message with no body */
 	if (s->reader.error == MSG_OK && s->refusal == NULL && s->spool.error)
 		s->refusal = spool_error_reply(s->spool.error);
+	if (s->reader.error == MSG_OK && s->refusal == NULL)
+		s->refusal = abuse_check(s->login, s->refusal_buf);
 	if (s->reader.error == MSG_OK && s->refusal == NULL)
 		s->refusal = policy_take_message(s->login, s->nrcpts,
 		    s->refusal_buf);
@@ -255,20 +259,27 @@ static void
 dkim_start(struct session *s, const struct hdr_info *info, const char *hdr,
     size_t len)
 {
-	char from[1][SMTP_ADDR_MAX + 1];
-	const char (*addrs)[SMTP_ADDR_MAX + 1] = info->from;
-	size_t nfrom = info->nfrom, flen;
+	char from[HDR_FROM_MAX][SMTP_ADDR_MAX + 1];
+	size_t nfrom = 0, i, flen;
 	const char *fields;
 
 	if (s->conf->ndkim == 0)
 		return;
-	if (info->error == HDR_ERR_FROM_MISSING) {
-		snprintf(from[0], sizeof(from[0]), "%s", s->from);
-		addrs = (const char (*)[SMTP_ADDR_MAX + 1])from;
-		nfrom = 1;
-	}
-	switch (dkim_begin(s->conf, addrs, nfrom, hdr, len, s->arrival,
-	    &s->dkim)) {
+	/*
+	 * Only addresses the login owns are vouched for, even when
+	 * enforce_header_from lets others through unsigned.
+	 */
+	if (info->error == HDR_ERR_FROM_MISSING)
+		snprintf(from[nfrom++], sizeof(from[0]), "%s", s->from);
+	else if (info->error == HDR_OK)
+		for (i = 0; i < info->nfrom; i++)
+			if (policy_owns(s->login, info->from[i]))
+				snprintf(from[nfrom++], sizeof(from[0]), "%s",
+				    info->from[i]);
+	if (nfrom == 0)
+		return;
+	switch (dkim_begin(s->conf, (const char (*)[SMTP_ADDR_MAX + 1])from,
+	    nfrom, hdr, len, s->arrival, &s->dkim)) {
 	case 1:
 		s->dkim_offset = s->spool.body_offset + (off_t)s->spool.size;
 		fields = dkim_fields(s->dkim, &flen);

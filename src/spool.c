@@ -34,8 +34,9 @@ static int spool_dirfd = -1;
 static int tmp_dirfd = -1;
 static int queue_dirfd = -1;
 static int state_dirfd = -1;
-static int aux_dirfd[SPOOL_AUX_COUNT] = { -1, -1 };
-static const char *const aux_names[SPOOL_AUX_COUNT] = { "sts", "tlsrpt" };
+static int aux_dirfd[SPOOL_AUX_COUNT] = { -1, -1, -1 };
+static const char *const aux_names[SPOOL_AUX_COUNT] = { "sts", "tlsrpt",
+    "abuse" };
 static char spool_path[1024];
 
 /* A subdirectory of the spool, ours, never a link (as the daemon's user). */

@@ -129,13 +129,15 @@ int	spool_id_valid(const char *id);
 
 /*
  * Small files beside the queue, named by a domain (letters, digits, dots,
- * hyphens): sts/ caches MTA-STS policies, tlsrpt/ keeps TLS-RPT counts.
+ * hyphens): sts/ caches MTA-STS policies, tlsrpt/ keeps TLS-RPT counts,
+ * abuse/ the login profiles and suspensions (abuse.c).
  * Written whole under a temporary name, fsynced and renamed.  All may
  * block (worker thread, or start-up).
  */
 enum spool_aux {
 	SPOOL_AUX_STS,
 	SPOOL_AUX_TLSRPT,
+	SPOOL_AUX_ABUSE,
 	SPOOL_AUX_COUNT,
 };
 int	spool_aux_write(enum spool_aux, const char *name, const char *buf,

@@ -24,7 +24,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: submitctl [-s socket] command [argument]\n"
 	    "commands: queue | show ID | flush [ID] | delete ID | hold ID |\n"
-	    "          release ID | stats | reload | tls-report |\n"
+	    "          release ID | stats | reload | tls-report | suspended |\n"
+	    "          suspend LOGIN | resume LOGIN |\n"
 	    "          dns-check DOMAIN | dkim-record KEYFILE (no daemon)\n");
 	exit(2);
 }

@@ -556,5 +556,45 @@ class DNSCheckTest(DKIMCase):
         self.assertEqual([p.returncode for p, _ in results], [1, 1, 0, 1])
 
 
+class DNSCheckManyDescriptorsTest(DKIMCase):
+    """dns-check in a daemon holding more than FD_SETSIZE descriptors: the
+    resolver's socket is above 1024 (select() would abort or overflow)."""
+    keys = [("example.test", "ed2026", "ed25519")]
+
+    @classmethod
+    def make_peers(cls, env):
+        import resource
+        more = super().make_peers(env)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        cls.dnsd = cls.dns(env, txt=[("example.test", "v=spf1 ip4:127.0.0.1 -all")])
+        more["resolver"] = cls.dnsd.resolver
+        more["limits"] = {"connections": 5000, "connections_per_ip": 2000,
+                          "connection_rate": 0}
+        return more
+
+    def test_check_with_1100_connections_open(self):
+        import resource
+        import socket
+        if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2400:
+            self.skipTest("cannot raise the descriptor limit")
+        socks = []
+        try:
+            for _ in range(1100):
+                socks.append(socket.create_connection(("127.0.0.1", self.port), 5))
+            # Every connection was accepted (its banner came).
+            for so in socks[-5:]:
+                so.settimeout(5)
+                self.assertTrue(so.recv(100).startswith(b"220"))
+            p = h.submitctl(self.env, "dns-check", "example.test", timeout=30)
+            self.assertTrue(self.daemon.alive(), self.log_tail())
+            self.assertIn("spf example.test OK", p.stdout, p.stderr)
+        finally:
+            for so in socks:
+                so.close()
+
+
 if __name__ == "__main__":
     sys.exit(h.main(__name__, ()))

@@ -137,6 +137,26 @@ main(void)
 	    "a longer name is another field");
 	free(canon);
 
+	/* Past the cap: the last instances, and no over-signing of that name. */
+	{
+		char big[2048], want[64];
+		size_t n = 0, i, count = 0;
+		const char *p;
+
+		for (i = 0; i < 70; i++)
+			n += snprintf(big + n, sizeof(big) - n, "To: %zu\r\n", i);
+		CHECK(dkim_select_fields(big, n, names, 2, out, sizeof(out), &canon,
+		    &canonlen) == 0, "70 To: fields");
+		for (p = out; (p = strstr(p, "to")) != NULL; p += 2)
+			count++;
+		snprintf(want, sizeof(want), "to:69\r\nto:68\r\n");
+		CHECK(count == DKIM_SIGN_FIELDS_MAX && strncmp(out, "from:to:", 8) == 0 &&
+		    canonlen > strlen(want) && memcmp(canon, want, strlen(want)) == 0 &&
+		    strstr(canon, "to:5\r\n") == NULL && strstr(canon, "to:6\r\n") != NULL,
+		    "the last 64 signed, none over-signed (%zu in h=)", count);
+		free(canon);
+	}
+
 	/* Tag lists. */
 	tag("v=1; a=rsa-sha256; d=example.net; s=brisbane", "d", 1,
 	    "example.net");
