@@ -474,8 +474,11 @@ abuse_result(const char *login, int code, const char *reply)
 	    !conf->abuse_enabled)
 		return;
 	/* "550 5.7.1 ...": refused for policy, spam or reputation. */
-	policy = code / 100 == 5 && reply != NULL &&
-	    strncmp(reply + strspn(reply, "0123456789 -"), "5.7.", 4) == 0;
+	if (reply != NULL) {
+		reply += strspn(reply, "0123456789");
+		reply += strspn(reply, " -");
+	}
+	policy = code / 100 == 5 && reply != NULL && strncmp(reply, "5.7.", 4) == 0;
 	pthread_mutex_lock(&lock);
 	if ((p = profile_get(login, 0)) != NULL) {
 		p->results[p->rpos] = (unsigned char)policy;

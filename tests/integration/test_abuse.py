@@ -222,6 +222,35 @@ class ManualTest(AbuseCase):
         self.arrival(self.hop, accepted[0][1])
 
 
+class RefusedTest(AbuseCase):
+    """Next hops refuse its mail as spam (5.7.1) and it comes from a new
+    network: refused and network, two signals."""
+
+    @classmethod
+    def make_peers(cls, env):
+        more = super().make_peers(env)
+        cls.hop.rcpt_reply = (lambda sender, rcpt:
+                              "550 5.7.1 Message rejected as spam"
+                              if rcpt.endswith("@spam.example.org") else None)
+        more["queue"] = {"retry_min": 1, "retry_max": 2, "connect_timeout": 5,
+                         "command_timeout": 10, "data_timeout": 10}
+        return more
+
+    def test_refusals_and_a_new_network(self):
+        self.send_many(BOT, USUAL, ["a@usual.example.org"] * 2)
+        # The refusals come back while it sends: it may be stopped early.
+        self.send_many(BOT, NEW, ["x@spam.example.org"] * 14, per_connection=1)
+        line = self.assertLogged(r"\bevent=abuse action=suspend user=bot@",
+                                 timeout=20)[0]
+        signals = h.parse_logfmt(line)["signals"]
+        self.assertIn("refused", signals)
+        self.assertIn("network", signals)
+        self.assertRegex(signals, r"refused=1\d/1\d\b")
+        c = self.authed(BOT, password(BOT), source=USUAL)
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % BOT), 550, "5.7.1")
+        c.close()
+
+
 class DisabledTest(AbuseCase):
     abuse = {"enabled": False}
 
