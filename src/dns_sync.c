@@ -146,15 +146,19 @@ wait_once(struct dns_sync *d)
 	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 	struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 	struct timeval tv, max = { 1, 0 }, *tvp;
-	int bits, i, n = 0, ms;
+	unsigned bits;
+	int i, n = 0, ms;
 
-	bits = ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM);
+	/* Bit i: readable; bit i + 16: writable (ares.h's macros shift an int
+	 * into its sign bit). */
+	bits = (unsigned)ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM);
 	for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-		if (!ARES_GETSOCK_READABLE(bits, i) && !ARES_GETSOCK_WRITABLE(bits, i))
+		int r = (bits >> i) & 1, w = (bits >> (i + ARES_GETSOCK_MAXNUM)) & 1;
+
+		if (!r && !w)
 			continue;
 		pfd[n].fd = socks[i];
-		pfd[n].events = (ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-		    (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0);
+		pfd[n].events = (r ? POLLIN : 0) | (w ? POLLOUT : 0);
 		pfd[n].revents = 0;
 		n++;
 	}
