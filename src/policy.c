@@ -35,6 +35,7 @@
 #include "policy.h"
 #include "smtp_parse.h"
 #include "util/map.h"
+#include "util/netaddr.h"
 
 #define WIN_SLOTS	60
 #define TARPIT_MAX	10	/* seconds */
@@ -52,10 +53,17 @@ struct grant {
 };
 
 /* What the senders and login limits files say of a login. */
+#define SCOPE_NETS_MAX	16
+
 struct login_rules {
 	struct grant	*grants;
 	int		 messages_per_hour;
 	int		 recipients_per_hour;
+	struct netaddr_range nets[SCOPE_NETS_MAX];	/* networks=: AUTH only from */
+	size_t		 nnets;
+	char		 nets_text[256];
+	time_t		 expires;	/* expires=: AUTH refused from then; 0 never */
+	char		 expires_text[16];
 };
 
 /* What a login has sent: kept across reloads. */
@@ -337,25 +345,85 @@ parse_count(const char *s, int *out)
 	return 0;
 }
 
-/* login limits: "LOGIN MESSAGES_PER_HOUR RECIPIENTS_PER_HOUR" */
+/* "networks=CIDR,CIDR...": 0, or -1 when one is not a range. */
+static int
+parse_networks(struct login_rules *l, const char *list)
+{
+	char buf[256], *p, *save = NULL;
+
+	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf))
+		return -1;
+	snprintf(l->nets_text, sizeof(l->nets_text), "%s", list);
+	l->nnets = 0;
+	for (p = strtok_r(buf, ",", &save); p != NULL;
+	    p = strtok_r(NULL, ",", &save)) {
+		if (l->nnets == SCOPE_NETS_MAX ||
+		    netaddr_parse_range(p, &l->nets[l->nnets]) == -1)
+			return -1;
+		l->nnets++;
+	}
+	return l->nnets > 0 ? 0 : -1;
+}
+
+/* "expires=YYYY-MM-DD": the login works through that day (UTC). */
+static int
+parse_expires(struct login_rules *l, const char *date)
+{
+	struct tm tm;
+	char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(date) != 10 || (end = strptime(date, "%Y-%m-%d", &tm)) == NULL ||
+	    *end != '\0')
+		return -1;
+	snprintf(l->expires_text, sizeof(l->expires_text), "%s", date);
+	l->expires = timegm(&tm) + 86400;
+	return l->expires > 86400 ? 0 : -1;
+}
+
+/*
+ * login limits: "LOGIN MESSAGES_PER_HOUR RECIPIENTS_PER_HOUR
+ * [networks=CIDR,...] [expires=YYYY-MM-DD]"
+ */
 static int
 limits_line(const struct config *c, struct map *into, char **w, int n,
     const char *path, int lineno)
 {
 	char login[SMTP_ADDR_MAX + 1];
 	struct login_rules *l;
-	int m, r;
+	int m, r, i;
 
-	if (n != 3 || parse_count(w[1], &m) == -1 ||
+	if (n < 3 || parse_count(w[1], &m) == -1 ||
 	    parse_count(w[2], &r) == -1 ||
 	    parse_local_address(c, w[0], login, 0) == -1) {
 		file_error("%s:%d: expected \"LOGIN MESSAGES_PER_HOUR "
-		    "RECIPIENTS_PER_HOUR\"", path, lineno);
+		    "RECIPIENTS_PER_HOUR [networks=CIDR,...] [expires=YYYY-MM-DD]\"",
+		    path, lineno);
 		return -1;
 	}
 	l = rules_get(c, into, login);
 	l->messages_per_hour = m;
 	l->recipients_per_hour = r;
+	for (i = 3; i < n; i++) {
+		if (strncmp(w[i], "networks=", 9) == 0) {
+			if (parse_networks(l, w[i] + 9) == -1) {
+				file_error("%s:%d: %s: not a list of addresses or "
+				    "CIDR ranges (at most %d)", path, lineno, w[i],
+				    SCOPE_NETS_MAX);
+				return -1;
+			}
+		} else if (strncmp(w[i], "expires=", 8) == 0) {
+			if (parse_expires(l, w[i] + 8) == -1) {
+				file_error("%s:%d: %s: not a date YYYY-MM-DD", path,
+				    lineno, w[i]);
+				return -1;
+			}
+		} else {
+			file_error("%s:%d: %s: unknown field (networks= or "
+			    "expires=)", path, lineno, w[i]);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -366,7 +434,7 @@ load_rules(const struct config *c, struct map *into)
 	if ((c->senders_file != NULL &&
 	    load_file(c, into, c->senders_file, 64, senders_line) == -1) ||
 	    (c->login_limits_file != NULL &&
-	    load_file(c, into, c->login_limits_file, 4, limits_line) == -1)) {
+	    load_file(c, into, c->login_limits_file, 5, limits_line) == -1)) {
 		map_clear(into, rules_free);
 		return -1;
 	}
@@ -847,6 +915,34 @@ policy_stats(struct policy_stats *st)
 	pthread_mutex_lock(&policy_lock);
 	locked_stats(st);
 	pthread_mutex_unlock(&policy_lock);
+}
+
+const char *
+policy_check_scope(const char *login, const char *client, char *why,
+    size_t whylen)
+{
+	const struct login_rules *l;
+	const char *r = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&policy_lock);
+	if ((l = map_get(&rules, login)) != NULL) {
+		if (l->expires != 0 && time(NULL) >= l->expires) {
+			snprintf(why, whylen, "login expired on %s", l->expires_text);
+			r = why;
+		} else if (l->nnets > 0) {
+			for (i = 0; i < l->nnets; i++)
+				if (netaddr_in_range(client, &l->nets[i]))
+					break;
+			if (i == l->nnets) {
+				snprintf(why, whylen, "client outside the login's "
+				    "networks=%s", l->nets_text);
+				r = why;
+			}
+		}
+	}
+	pthread_mutex_unlock(&policy_lock);
+	return r;
 }
 
 int

@@ -83,6 +83,13 @@ const char	*policy_check_sender(const char *login, const char *addr,
 /* RCPT TO: internal_only logins, the hourly recipient limit. */
 const char	*policy_check_rcpt(const char *login, const char *addr,
 		    size_t nrcpts, char *reply);
+/*
+ * After a successful AUTH: may login work from client (numeric address)
+ * today?  NULL, or the rule that refuses it in why (for the log: the
+ * client hears the 535 of a wrong password).
+ */
+const char	*policy_check_scope(const char *login, const char *client,
+		    char *why, size_t whylen);
 /* Does login own addr (also used for the From: header)? */
 int		 policy_owns(const char *login, const char *addr);
 /*

@@ -158,6 +158,14 @@ auth_done(struct worker_job *job)
 			session_reply(s, "454 4.7.0 Temporary authentication failure");
 			break;
 		}
+		if (policy_check_scope(user, s->client, s->scope_why,
+		    sizeof(s->scope_why)) != NULL) {
+			/* Refused like a wrong password: no oracle. */
+			snprintf(s->auth_user, sizeof(s->auth_user), "%s", user);
+			s->auth_fail_why = s->scope_why;
+			auth_refuse(s, POLICY_AUTH_FAILED);
+			return;
+		}
 		strcpy(s->login, user);
 		s->authed = 1;
 		attempt_end(s, POLICY_AUTH_OK, &banned);

@@ -87,6 +87,7 @@ struct session {
 	struct event		*tarpit;
 	int			 tarpit_banned;
 	const char		*auth_fail_why;
+	char			 scope_why[300];	/* a scope rule that refused */
 
 	/* The transaction (session.c, session_data.c) */
 	int			 have_from;

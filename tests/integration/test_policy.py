@@ -1333,5 +1333,83 @@ class CustomStripTest(PolicyCase):
         self.assertTrue(q.body.startswith(b"Received: by relay.example.test"))
 
 
+# ====================================================================
+# Scoped logins: networks= and expires= in the login limits file
+# ====================================================================
+
+SCOPES = """\
+app@example.test     100 100 networks=127.0.5.0/24,::1
+old@example.test     100 100 expires=2020-01-01
+cron@example.test    100 100 expires=2099-12-31 networks=127.0.6.1
+"""
+
+
+class ScopedLoginTest(PolicyCase):
+    users = users("app", "old", "cron")
+    files = {"login-limits": SCOPES}
+
+    @classmethod
+    def configure(cls, env):
+        return {"limits": {"login_limits_file":
+                           os.path.join(env.dir, "login-limits")}}
+
+    def auth(self, login, source):
+        c = self.tls(source=source)
+        return c, c.login(login, password(login))
+
+    def assertScopeRefused(self, login, source, rule):
+        c, r = self.auth(login, source)
+        # The same reply as a wrong password: no oracle ...
+        self.assertReply(r, 535, "5.7.8")
+        self.assertTrue(r.text.endswith("5.7.8 Authentication credentials "
+                                        "invalid"), r.text)
+        # ... and the log says which rule refused it.
+        pat = (r"\bevent=auth result=fail mech=PLAIN user=%s reason=\"%s"
+               % (re.escape(login), re.escape(rule)))
+        self.assertTrue(h.wait_until(lambda: re.search(pat, self.daemon.log())),
+                        "no %s%s" % (pat, self.log_tail()))
+        # Refused, it cannot send.
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % login), 530, "5.7.0")
+        c.close()
+
+    def test_networks(self):
+        app = "app@example.test"
+        c, r = self.auth(app, "127.0.5.9")
+        self.assertReply(r, 235)
+        c.close()
+        self.assertScopeRefused(app, "127.0.0.1",
+                                "client outside the login's networks="
+                                "127.0.5.0/24,::1")
+
+    def test_expires(self):
+        self.assertScopeRefused("old@example.test", "127.0.0.1",
+                                "login expired on 2020-01-01")
+        cron = "cron@example.test"
+        c, r = self.auth(cron, "127.0.6.1")
+        self.assertReply(r, 235)
+        c.close()
+        self.assertScopeRefused(cron, "127.0.6.2", "client outside")
+
+    def test_bad_lines(self):
+        for n, line in enumerate(("app@example.test 1 1 networks=bogus",
+                                  "app@example.test 1 1 networks=",
+                                  "app@example.test 1 1 expires=2020-13-45",
+                                  "app@example.test 1 1 expires=tomorrow",
+                                  "app@example.test 1 1 colour=blue")):
+            with self.subTest(line=line):
+                path = self.env.write_file("limits-bad%d" % n, line + "\n")
+                conf = self.env.write_config(
+                    path=os.path.join(self.env.dir, "bad%d.conf" % n),
+                    limits={"login_limits_file": path})
+                rc, out = self.check_config(conf)
+                self.assertNotEqual(rc, 0, out)
+                self.assertIn("%s:1: " % path, out)
+
+    def check_config(self, conf):
+        p = subprocess.run([self.daemon.binary, "-n", "-f", conf],
+                           capture_output=True, text=True, timeout=20)
+        return p.returncode, p.stdout + p.stderr
+
+
 if __name__ == "__main__":
     sys.exit(h.main(__name__, OPTIONAL_TOOLS))
