@@ -50,7 +50,16 @@ struct auth_conn {
 	char			 nonce[SCRAM_OUT_MAX];	/* client + server nonce */
 	size_t			 noncelen;
 	char			 out[SCRAM_OUT_MAX];
+	/* Mechanisms of our own, beside SASL's */
+	int			 local;		/* LOCAL_EXTERNAL, ... or 0 */
+	int			 local_step;
+	char			 ext_login[SMTP_ADDR_MAX + 1];	/* the certificate's */
+	const char		*ext_why;	/* why there is none */
+	char			 user[SMTP_ADDR_MAX + 1];	/* authenticated */
 };
+
+enum { LOCAL_NONE, LOCAL_EXTERNAL };
+static const char local_mechs[] = "EXTERNAL";
 
 /* Every mechanism config.c accepts: SASL loads these, sessions pick. */
 static const char all_mechs[] = "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5";
@@ -161,6 +170,10 @@ auth_list_mechs(void)
 	memcpy(auth_avail, list, len);
 	auth_avail[len] = '\0';
 	auth_conn_free(a);
+	/* Ours are always there (they are offered when configured). */
+	if (len + sizeof(local_mechs) + 1 < sizeof(auth_avail))
+		snprintf(auth_avail + len, sizeof(auth_avail) - len, " %s",
+		    local_mechs);
 	return 0;
 }
 
@@ -181,7 +194,7 @@ auth_init(const struct config *conf, const unsigned char *secret,
 		return -1;
 	}
 	if (auth_list_mechs() == -1 ||
-	    auth_mechanisms(conf, offer, sizeof(offer))[0] == '\0') {
+	    auth_mechanisms(conf, 1, offer, sizeof(offer))[0] == '\0') {
 		log_errx("event=sasl-init mechanisms=%s error=\"none of them is "
 		    "available (is libsasl2-modules installed?)\"",
 		    log_str(conf->auth_mechanisms));
@@ -200,7 +213,7 @@ auth_check(const struct config *conf)
 	char word[SMTP_MECH_MAX + 1];
 	size_t n;
 
-	auth_mechanisms(conf, offer, sizeof(offer));
+	auth_mechanisms(conf, 1, offer, sizeof(offer));
 	if (offer[0] == '\0') {
 		log_warnx("event=reload mechanisms=%s error=\"none of them is "
 		    "available\"", log_str(conf->auth_mechanisms));
@@ -220,8 +233,18 @@ auth_check(const struct config *conf)
 	return 0;
 }
 
+/* Is mech configured for conf beyond SASL's say (EXTERNAL needs its CA)? */
+static int
+configured(const struct config *conf, const char *mech)
+{
+	if (strcasecmp(mech, "EXTERNAL") == 0)
+		return conf->auth_client_ca_pem != NULL;
+	return 1;
+}
+
 const char *
-auth_mechanisms(const struct config *conf, char *buf, size_t size)
+auth_mechanisms(const struct config *conf, int external, char *buf,
+    size_t size)
 {
 	const char *p = conf->auth_mechanisms;
 	char word[SMTP_MECH_MAX + 1];
@@ -235,7 +258,10 @@ auth_mechanisms(const struct config *conf, char *buf, size_t size)
 			continue;
 		memcpy(word, p, n);
 		word[n] = '\0';
-		if (has_word(auth_avail, word) && len + n + 2 < size)
+		if (strcasecmp(word, "EXTERNAL") == 0 && !external)
+			continue;
+		if (has_word(auth_avail, word) && configured(conf, word) &&
+		    len + n + 2 < size)
 			len += snprintf(buf + len, size - len, "%s%s",
 			    len > 0 ? " " : "", word);
 	}
@@ -245,7 +271,8 @@ auth_mechanisms(const struct config *conf, char *buf, size_t size)
 int
 auth_mechanism_ok(const struct config *conf, const char *mech)
 {
-	return has_word(conf->auth_mechanisms, mech) && has_word(auth_avail, mech);
+	return has_word(conf->auth_mechanisms, mech) && has_word(auth_avail, mech) &&
+	    configured(conf, mech);
 }
 
 struct auth_conn *
@@ -346,6 +373,42 @@ scram_fake_start(struct auth_conn *a, const char *mech, const char *in,
 	return 1;
 }
 
+void
+auth_conn_set_external(struct auth_conn *a, const char *login, const char *why)
+{
+	snprintf(a->ext_login, sizeof(a->ext_login), "%s", login ? login : "");
+	a->ext_why = why;
+}
+
+/*
+ * SASL EXTERNAL (RFC 4422 appendix A) over the TLS client certificate: the
+ * client's message is an authorization identity, empty or the login the
+ * certificate maps to.
+ */
+static enum auth_result
+external_step(struct auth_conn *a, const char *in, unsigned int inlen,
+    const char **out, unsigned int *outlen, const char **why)
+{
+	if (in == NULL && a->local_step++ == 0) {
+		*out = "";
+		*outlen = 0;
+		*why = "";
+		return AUTH_CONTINUE;		/* an empty challenge */
+	}
+	if (a->ext_login[0] == '\0') {
+		*why = a->ext_why != NULL ? a->ext_why : "no client certificate";
+		return AUTH_BADAUTH;
+	}
+	if (in != NULL && inlen > 0 && (inlen != strlen(a->ext_login) ||
+	    strncasecmp(in, a->ext_login, inlen) != 0)) {
+		*why = "the authorization identity is not the certificate's login";
+		return AUTH_BADAUTH;
+	}
+	snprintf(a->user, sizeof(a->user), "%s", a->ext_login);
+	*why = "";
+	return AUTH_OK;
+}
+
 enum auth_result
 auth_step(struct auth_conn *a, const char *mech, const char *in,
     unsigned int inlen, const char **out, unsigned int *outlen,
@@ -355,6 +418,10 @@ auth_step(struct auth_conn *a, const char *mech, const char *in,
 
 	*out = NULL;
 	*outlen = 0;
+	if (mech != NULL && strcasecmp(mech, "EXTERNAL") == 0)
+		a->local = LOCAL_EXTERNAL;
+	if (a->local == LOCAL_EXTERNAL)
+		return external_step(a, in, inlen, out, outlen, why);
 	if (a->fake) {
 		/* The proof of a login that does not exist: never right. */
 		a->fake = 0;
@@ -403,6 +470,8 @@ auth_username(struct auth_conn *a)
 {
 	const void *user = NULL;
 
+	if (a->local != LOCAL_NONE)
+		return a->user[0] != '\0' ? a->user : NULL;
 	if (sasl_getprop(a->conn, SASL_USERNAME, &user) != SASL_OK)
 		return NULL;
 	return user;

@@ -30,14 +30,25 @@ int		 auth_init(const struct config *, const unsigned char *secret,
 		    size_t secretlen);
 /* A new configuration's mechanisms: warns of those SASL cannot do; -1 if none. */
 int		 auth_check(const struct config *);
-/* conf's mechanisms that SASL can do, space-separated, for EHLO's AUTH line. */
-const char	*auth_mechanisms(const struct config *, char *buf, size_t size);
+/*
+ * conf's mechanisms that can be done, space-separated, for EHLO's AUTH
+ * line: SASL's, and ours (EXTERNAL only when external: the client showed a
+ * verified certificate).
+ */
+const char	*auth_mechanisms(const struct config *, int external, char *buf,
+		    size_t size);
 int		 auth_mechanism_ok(const struct config *, const char *mech);
 
 /* conf must outlive the connection: its options are read during steps. */
 struct auth_conn *auth_conn_new(const char *local, const char *remote,
 		    unsigned int tls_bits, const struct config *conf);
 void		 auth_conn_free(struct auth_conn *);
+/*
+ * EXTERNAL: the login the client's certificate maps to (NULL: none, and
+ * why, kept by reference, says so for the log).
+ */
+void		 auth_conn_set_external(struct auth_conn *, const char *login,
+		    const char *why);
 
 /*
  * One exchange: starts mech when mech is not NULL, else continues it.

@@ -20,6 +20,7 @@
 #include <confuse.h>
 #include <openssl/ssl.h>
 
+#include "certmap.h"
 #include "config.h"
 #include "dkim.h"
 #include "delivery.h"
@@ -37,7 +38,8 @@
 
 /* Mechanisms we allow: each sends or proves a password only inside TLS. */
 static const char *const known_mechs[] = {
-	"PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", NULL
+	"PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "EXTERNAL",
+	NULL
 };
 
 /*
@@ -642,6 +644,8 @@ static cfg_opt_t auth_opts[] = {
 	CFG_STR("sasldb", DEFAULT_SASLDB, CFGF_NONE),
 	CFG_STR("pwcheck", "auxprop", CFGF_NONE),
 	CFG_STR("saslauthd_path", NULL, CFGF_NODEFAULT),
+	CFG_STR("client_ca", NULL, CFGF_NODEFAULT),
+	CFG_STR("client_map", NULL, CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -781,6 +785,8 @@ static const struct {
 	{ "auth|mechanisms", check_mechanisms },
 	{ "auth|sasldb", check_nonempty },
 	{ "auth|pwcheck", check_enum },
+	{ "auth|client_ca", check_readable },
+	{ "auth|client_map", check_readable },
 	{ "limits|message_size", check_positive },
 	{ "limits|recipients", check_positive },
 	{ "limits|errors", check_positive },
@@ -1042,6 +1048,53 @@ copy_routes(struct config *c, cfg_t *cfg)
 }
 
 /*
+ * EXTERNAL: the CAs whose client certificates are asked for, and the map
+ * from certificate to login ("FILE:LINE: reason" for a bad line).
+ */
+static int
+load_client_certs(struct config *c, cfg_t *auth)
+{
+	struct certmap_entry e;
+	const char *why, *line, *nl;
+	char *text;
+	size_t len;
+	int lineno = 0, bad = 0;
+
+	if (cfg_size(auth, "client_ca") == 0 && cfg_size(auth, "client_map") == 0)
+		return 0;
+	if (cfg_size(auth, "client_ca") == 0 || cfg_size(auth, "client_map") == 0) {
+		cerr("%s: auth: client_ca and client_map go together\n", c->path);
+		return -1;
+	}
+	c->auth_client_ca = xstrdup(cfg_getstr(auth, "client_ca"));
+	c->auth_client_map = xstrdup(cfg_getstr(auth, "client_map"));
+	if ((c->auth_client_ca_pem = read_file(c, "auth.client_ca",
+	    c->auth_client_ca, PEM_MAX, &c->auth_client_ca_len)) == NULL)
+		return -1;
+	if ((text = read_file(c, "auth.client_map", c->auth_client_map, PEM_MAX,
+	    &len)) == NULL)
+		return -1;
+	for (line = text; line < text + len; line = nl + 1) {
+		if ((nl = memchr(line, '\n', text + len - line)) == NULL)
+			nl = text + len;
+		lineno++;
+		switch (certmap_parse_line(line, (size_t)(nl - line), &e, &why)) {
+		case 1:
+			c->certmap = xreallocarray(c->certmap, c->ncertmap + 1,
+			    sizeof(*c->certmap));
+			c->certmap[c->ncertmap++] = e;
+			break;
+		case -1:
+			cerr("%s:%d: %s\n", c->auth_client_map, lineno, why);
+			bad = 1;
+			break;
+		}
+	}
+	free(text);
+	return bad ? -1 : 0;
+}
+
+/*
  * The dkim sections: each key read like tls.key, but refused when others
  * may read it, and checked (Ed25519, or RSA of 2048 bits or more).
  */
@@ -1247,6 +1300,10 @@ config_copy(cfg_t *cfg, const char *path)
 	c->auth_pwcheck = xstrdup(cfg_getstr(auth, "pwcheck"));
 	if (cfg_size(auth, "saslauthd_path") > 0)
 		c->auth_saslauthd_path = xstrdup(cfg_getstr(auth, "saslauthd_path"));
+	if (load_client_certs(c, auth) == -1) {
+		config_free(c);
+		return NULL;
+	}
 
 	c->message_size = cfg_getint(limits, "message_size");
 	c->recipients = cfg_getint(limits, "recipients");
@@ -1409,6 +1466,10 @@ config_free(struct config *c)
 	free(c->auth_sasldb);
 	free(c->auth_pwcheck);
 	free(c->auth_saslauthd_path);
+	free(c->auth_client_ca);
+	free(c->auth_client_ca_pem);
+	free(c->auth_client_map);
+	free(c->certmap);
 	free(c);
 }
 

@@ -17,6 +17,7 @@ enum listen_tls {
 	LISTEN_IMPLICIT,
 };
 
+struct certmap_entry;
 struct dkim_key;
 
 struct listen_conf {
@@ -89,6 +90,12 @@ struct config {
 	char		*auth_sasldb;
 	char		*auth_pwcheck;		/* "auxprop" or "saslauthd" */
 	char		*auth_saslauthd_path;	/* NULL: SASL's default */
+	char		*auth_client_ca;	/* EXTERNAL: CAs of client certificates */
+	char		*auth_client_ca_pem;	/* ... as read at load */
+	size_t		 auth_client_ca_len;
+	char		*auth_client_map;	/* ... and which login each is */
+	struct certmap_entry *certmap;		/* ... parsed (certmap.h) */
+	size_t		 ncertmap;
 
 	long long	 message_size;
 	int		 recipients;

@@ -33,9 +33,11 @@
 #include <openssl/err.h>
 
 #include "abuse.h"
+#include "certmap.h"
 #include "config.h"
 #include "session.h"
 #include "session_int.h"
+#include "tls.h"
 #include "util/netaddr.h"
 
 #define INPUT_MAX	(64 * 1024)	/* read no further while this much waits */
@@ -195,6 +197,27 @@ banner(struct session *s)
 	session_reply(s, "220 %s ESMTP", s->conf->hostname);
 }
 
+/* EXTERNAL (auth.client_ca): what the client's certificate says. */
+static void
+client_cert(struct session *s, SSL *ssl)
+{
+	char cn[CERTMAP_CN_MAX + 1];
+	const char *login;
+	int v = tls_peer_cert(ssl, s->cert_fp, sizeof(s->cert_fp), cn, sizeof(cn));
+
+	if (v == -1)
+		return;
+	s->cert_verified = v;
+	login = v ? certmap_lookup(s->conf->certmap, s->conf->ncertmap,
+	    s->cert_fp, cn[0] != '\0' ? cn : NULL) : NULL;
+	if (login != NULL)
+		snprintf(s->cert_login, sizeof(s->cert_login), "%s", login);
+	log_info("session=%s client=%s event=client-cert fingerprint=%s cn=%s "
+	    "verified=%s login=%s", s->id, s->client, s->cert_fp,
+	    log_str(cn[0] ? cn : NULL), v ? "yes" : "no",
+	    log_str(login));
+}
+
 static void
 tls_record(struct session *s)
 {
@@ -210,6 +233,8 @@ tls_record(struct session *s)
 	STAT_ADD(s->srv, tls_handshakes, 1);
 	log_info("session=%s client=%s event=tls version=%s cipher=%s bits=%u",
 	    s->id, s->client, s->tls_version, s->tls_cipher, s->tls_bits);
+	if (s->conf->auth_client_ca_pem != NULL)
+		client_cert(s, ssl);
 }
 
 /* Replaces the plain bufferevent by a TLS one on the same socket. */
@@ -292,7 +317,8 @@ cmd_ehlo(struct session *s, const struct smtp_cmd *c, int esmtp)
 		evbuffer_add_printf(out, "250 STARTTLS\r\n");
 	else
 		evbuffer_add_printf(out, "250 AUTH %s\r\n",
-		    auth_mechanisms(s->conf, mechs, sizeof(mechs)));
+		    auth_mechanisms(s->conf, s->cert_verified, mechs,
+		    sizeof(mechs)));
 }
 
 static void

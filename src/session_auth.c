@@ -322,6 +322,11 @@ auth_begin(struct session *s)
 	s->auth_wait_until = 0;
 	s->auth = auth_conn_new(s->sasl_local, s->sasl_remote, s->tls_bits,
 	    s->conf);
+	if (s->auth != NULL)
+		auth_conn_set_external(s->auth, s->cert_login[0] ? s->cert_login :
+		    NULL, s->cert_fp[0] == '\0' ? "no client certificate" :
+		    !s->cert_verified ? "client certificate not verified" :
+		    "client certificate not in auth.client_map");
 	if (s->auth == NULL) {
 		int banned;
 

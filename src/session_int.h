@@ -65,6 +65,10 @@ struct session {
 	const char		*tls_version;	/* static strings from OpenSSL */
 	const char		*tls_cipher;
 
+	char			 cert_fp[65];	/* a client certificate's SHA-256 */
+	int			 cert_verified;	/* ... signed by auth.client_ca */
+	char			 cert_login[SMTP_ADDR_MAX + 1];	/* ... client_map's */
+
 	int			 helo_seen;
 	int			 esmtp;
 	char			 helo[SMTP_DOMAIN_MAX + 1];

@@ -114,6 +114,76 @@ tls_check_pem(const char *cert, size_t certlen, const char *key,
 	return rc;
 }
 
+/* The handshake goes on whatever the certificate: EXTERNAL judges later. */
+static int
+accept_any(int ok, X509_STORE_CTX *ctx)
+{
+	(void)ok;
+	(void)ctx;
+	return 1;
+}
+
+/*
+ * auth.client_ca: ask (not require) a client certificate from those CAs,
+ * named in the CertificateRequest; the result is read by tls_peer_cert.
+ */
+static int
+ask_client_cert(SSL_CTX *ctx, const struct config *conf, char *err,
+    size_t errlen)
+{
+	STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+	X509_STORE *st;
+	BIO *b;
+	X509 *x;
+
+	if (names == NULL || (st = tls_store_new(conf->auth_client_ca_pem,
+	    conf->auth_client_ca_len, err, errlen)) == NULL) {
+		sk_X509_NAME_free(names);
+		return -1;
+	}
+	SSL_CTX_set_cert_store(ctx, st);
+	if ((b = pem_bio(conf->auth_client_ca_pem, conf->auth_client_ca_len)) != NULL) {
+		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+			X509_NAME *n = X509_NAME_dup(X509_get_subject_name(x));
+
+			if (n != NULL && sk_X509_NAME_push(names, n) == 0)
+				X509_NAME_free(n);
+			X509_free(x);
+		}
+		BIO_free(b);
+	}
+	ERR_clear_error();
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
+	    accept_any);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"submitd", 7);
+	return 0;
+}
+
+int
+tls_peer_cert(SSL *ssl, char *fp, size_t fplen, char *cn, size_t cnlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	X509 *x = SSL_get1_peer_certificate(ssl);
+	int n, verified;
+
+	fp[0] = cn[0] = '\0';
+	if (x == NULL)
+		return -1;
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && fplen > 2 * mdlen)
+		for (i = 0; i < mdlen; i++)
+			snprintf(fp + 2 * i, fplen - 2 * i, "%02x", md[i]);
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+	    cn, (int)cnlen);
+	if (n < 0 || (size_t)n >= cnlen || memchr(cn, '\0', (size_t)n) != NULL)
+		cn[0] = '\0';	/* none, or one with a NUL in it: no name */
+	verified = SSL_get_verify_result(ssl) == X509_V_OK;
+	X509_free(x);
+	ERR_clear_error();
+	return verified;
+}
+
 SSL_CTX *
 tls_server_ctx_new(const struct config *conf)
 {
@@ -143,6 +213,9 @@ tls_server_ctx_new(const struct config *conf)
 	 */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
+	if (conf->auth_client_ca_pem != NULL &&
+	    ask_client_cert(ctx, conf, err, sizeof(err)) == -1)
+		goto fail;
 	return ctx;
 fail:
 	log_errx("event=tls-init error=%s certificate=%s", log_str(err),

@@ -23,6 +23,12 @@ int	 tls_check_pem(const char *cert, size_t certlen, const char *key,
 	    size_t keylen, char *err, size_t errlen);
 /* From the certificate and key the configuration read into memory. */
 SSL_CTX	*tls_server_ctx_new(const struct config *);
+/*
+ * The client's certificate (auth.client_ca): its SHA-256 fingerprint in
+ * lowercase hex and its CN ("" when it has none).  1 when it verified
+ * against the client CAs, 0 when not, -1 when the client sent none.
+ */
+int	 tls_peer_cert(SSL *, char *fp, size_t fplen, char *cn, size_t cnlen);
 /* Trust anchors (an X509_STORE) from PEM in memory: a route's ca_file. */
 void	*tls_store_new(const char *pem, size_t len, char *err, size_t errlen);
 void	 tls_store_free(void *);

@@ -1,6 +1,7 @@
 /*
  * xalloc.c - see xalloc.h for when aborting is the right answer.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,16 @@ xstrdup(const char *s)
 	char *p = strdup(s != NULL ? s : "");
 
 	if (p == NULL)
+		abort();
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		abort();
+	if ((p = realloc(p, n * size)) == NULL && n * size != 0)
 		abort();
 	return p;
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 
 void	*xcalloc(size_t n, size_t size);
+/* p grown to n elements of size (n * size checked). */
+void	*xreallocarray(void *p, size_t n, size_t size);
 char	*xstrdup(const char *s);
 
 #endif
