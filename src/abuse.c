@@ -15,6 +15,7 @@
  * burst in progress, never a suspension.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,9 @@
 #define RESULTS		100		/* recipients whose outcome is kept */
 #define PROFILES_MAX	20000
 #define STATE_NAME	"profiles"
-#define STATE_MAX	(8 * 1024 * 1024)
+#define STATE_MAX	(64 * 1024 * 1024)	/* 20000 logins: about 30 MB */
+#define NEW_NETWORK	86400	/* a network is new for a day */
+#define IDLE_DAYS	30	/* a profile unused this long may go */
 #define NOTE_EVERY	600		/* one log line per signal per window */
 
 struct net {
@@ -56,8 +59,10 @@ struct net {
 struct profile {
 	char		 login[SMTP_ADDR_MAX + 1];
 	time_t		 first_seen;
+	time_t		 last_seen;
 	long		 minute[WINDOW_MIN];	/* which minute each slot counts */
-	unsigned	 msgs[WINDOW_MIN];
+	unsigned	 msgs[WINDOW_MIN];	/* recipients, not messages: a
+					   message to 100 is 100 */
 	uint32_t	 dom_hash[DOMS_MAX];
 	long		 dom_minute[DOMS_MAX];
 	long		 day[DAYS];		/* which day each slot counts */
@@ -88,7 +93,7 @@ static const struct config *conf;
 static struct event *apply_ev, *timer_ev;
 static struct action *actions;
 static struct worker_pool *pool;
-static int dirty, writing, full_logged;
+static int dirty, writing, full_logged, keep_file;
 static uint64_t suspensions, would_suspend;
 
 /* ---- the profile ---- */
@@ -131,24 +136,52 @@ network_of(const char *addr, char *out, size_t size)
 		snprintf(dot, size - (dot - out), ".0/24");
 }
 
+static int
+idle(const char *key, void *value, void *arg)
+{
+	struct profile *p = value;
+
+	if (p->suspended || p->last_seen > *(time_t *)arg)
+		return 0;
+	free(p);
+	(void)key;
+	return 1;
+}
+
+/*
+ * The profile of login (any case: logins are compared lowercased); make:
+ * a new one when there is none, dropping those idle for IDLE_DAYS when
+ * the table is full; force: even when it stays full (a human asked).
+ */
 static struct profile *
 profile_get(const char *login, int make)
 {
-	struct profile *p = map_get(&profiles, login);
+	char key[SMTP_ADDR_MAX + 1];
+	struct profile *p;
+	size_t i;
 
-	if (p != NULL || !make)
+	for (i = 0; login[i] != '\0' && i + 1 < sizeof(key); i++)
+		key[i] = (char)tolower((unsigned char)login[i]);
+	key[i] = '\0';
+	if ((p = map_get(&profiles, key)) != NULL || !make)
 		return p;
 	if (profiles.count >= PROFILES_MAX) {
+		time_t before = time(NULL) - IDLE_DAYS * 86400;
+
+		map_sweep(&profiles, idle, &before);
+	}
+	if (profiles.count >= PROFILES_MAX && make != 2) {
 		if (!full_logged)
-			log_errx("event=abuse error=\"%d logins profiled: new ones "
-			    "are not\"", PROFILES_MAX);
+			log_errx("event=abuse error=\"%d logins profiled, none idle "
+			    "for %d days: new ones are not\"", PROFILES_MAX,
+			    IDLE_DAYS);
 		full_logged = 1;
 		return NULL;
 	}
 	p = xcalloc(1, sizeof(*p));
-	snprintf(p->login, sizeof(p->login), "%s", login);
-	p->first_seen = time(NULL);
-	if (map_put(&profiles, login, p) == -1) {
+	snprintf(p->login, sizeof(p->login), "%s", key);
+	p->first_seen = p->last_seen = time(NULL);
+	if (map_put(&profiles, key, p) == -1) {
 		free(p);
 		return NULL;
 	}
@@ -200,16 +233,17 @@ count_message(struct profile *p, time_t now, char *const *rcpts, size_t n)
 	int slot = (int)(m % WINDOW_MIN), ds = (int)(d % DAYS), i;
 	size_t k;
 
+	p->last_seen = now;
 	if (p->minute[slot] != m) {
 		p->minute[slot] = m;
 		p->msgs[slot] = 0;
 	}
-	p->msgs[slot]++;
+	p->msgs[slot] += (unsigned)n;
 	if (p->day[ds] != d) {
 		p->day[ds] = d;
 		p->days[ds] = 0;
 	}
-	p->days[ds]++;
+	p->days[ds] += (unsigned)n;
 	for (k = 0; k < n; k++) {
 		const char *at = strrchr(rcpts[k], '@');
 		uint32_t h = hash_domain(at != NULL ? at + 1 : rcpts[k]);
@@ -281,10 +315,10 @@ evaluate(const struct profile *p, time_t now, struct figures *f)
 	for (i = 0; i < p->nnets; i++)
 		if (p->nets[i].last > since)
 			f->nets++;
-	/* A network first seen in the window, when the login had an older one. */
+	/* A network first seen today, when the login had an older one. */
 	for (i = 0; i < p->nnets && f->new_net == NULL; i++)
 		for (j = 0; j < p->nnets; j++)
-			if (p->nets[i].first > since && j != i &&
+			if (p->nets[i].first > now - NEW_NETWORK && j != i &&
 			    (p->nets[j].first < p->nets[i].first ||
 			    (p->nets[j].first == p->nets[i].first && j < i))) {
 				f->new_net = p->nets[i].key;
@@ -297,8 +331,9 @@ evaluate(const struct profile *p, time_t now, struct figures *f)
 	    f->refused * 100 >= (unsigned)conf->abuse_refusal_share * f->results;
 	f->sig[SIG_NETWORK] = f->new_net != NULL ||
 	    f->nets >= (unsigned)conf->abuse_networks_at_once;
-	for (i = 0; i < 4; i++)
-		f->nsig += f->sig[i];
+	/* Burst and fanout both measure volume: together they count once. */
+	f->nsig = (f->sig[SIG_BURST] || f->sig[SIG_FANOUT]) + f->sig[SIG_REFUSED] +
+	    f->sig[SIG_NETWORK];
 }
 
 static void
@@ -312,7 +347,7 @@ describe(const struct figures *f, char *out, size_t size)
 			    sig_names[i]);
 	if (n == 0)
 		n = snprintf(out, size, "none");
-	snprintf(out + n, size - n, " messages_10m=%u baseline_10m=%u "
+	snprintf(out + n, size - n, " recipients_10m=%u baseline_10m=%u "
 	    "domains_10m=%u networks_10m=%u new_network=%s refused=%u/%u",
 	    f->msgs, f->base, f->domains, f->nets, f->new_net ? f->new_net : "none",
 	    f->refused, f->results);
@@ -602,6 +637,8 @@ load_line(char *line, time_t now)
 		char *c = f[3], *end;
 		int k;
 
+		if (today < day - 3650 || today > day + 1)
+			return;		/* not a day of ours */
 		p->first_seen = strtoll(f[1], NULL, 10);
 		for (k = 0; k < DAYS && c != NULL && *c != '\0'; k++) {
 			long d = today - k;
@@ -637,8 +674,16 @@ load(void)
 	time_t now = time(NULL);
 	int first = 1;
 
-	if (text == NULL)
+	if (text == NULL) {
+		if (errno != ENOENT) {
+			/* Never replace what could not be read: a human looks. */
+			keep_file = 1;
+			log_errx("event=abuse error=\"cannot read spool/abuse/%s: %s; "
+			    "suspensions in it are not applied and it is not "
+			    "rewritten\"", STATE_NAME, strerror(errno));
+		}
 		return;
+	}
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		if (first && strcmp(line, "SUBMITD-ABUSE 1") != 0) {
@@ -670,6 +715,17 @@ write_work(struct worker_job *job)
 
 static void	write_state(void);
 
+static int
+is_dirty(void)
+{
+	int d;
+
+	pthread_mutex_lock(&lock);
+	d = dirty;
+	pthread_mutex_unlock(&lock);
+	return d;
+}
+
 static void
 write_done(struct worker_job *job)
 {
@@ -680,7 +736,7 @@ write_done(struct worker_job *job)
 	evbuffer_free(w->b);
 	free(w);
 	writing = 0;
-	if (dirty)
+	if (is_dirty())
 		write_state();
 }
 
@@ -690,7 +746,7 @@ write_state(void)
 {
 	struct write_job *w;
 
-	if (writing || pool == NULL)
+	if (writing || pool == NULL || keep_file)
 		return;
 	pthread_mutex_lock(&lock);
 	w = xcalloc(1, sizeof(*w));
@@ -738,6 +794,10 @@ apply_cb(evutil_socket_t fd, short what, void *arg)
 			    "Content-Type: text/plain; charset=us-ascii\r\n\r\n%s",
 			    conf->local_domains[0], conf->abuse_notify, login, date,
 			    (long long)now, conf->hostname, a->notice);
+			if (n < 0)
+				n = 0;
+			if ((size_t)n >= sizeof(a->notice) + 1024)
+				n = (int)(sizeof(a->notice) + 1024 - 1);
 			queue_inject("", conf->abuse_notify, msg, (size_t)n);
 		}
 		free(a);
@@ -751,7 +811,7 @@ apply_cb(evutil_socket_t fd, short what, void *arg)
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (dirty)
+	if (is_dirty())
 		write_state();
 	(void)fd;
 	(void)what;
@@ -801,7 +861,7 @@ abuse_shutdown(void)
 	worker_pool_free(pool);		/* a write under way ends first */
 	pool = NULL;
 	pthread_mutex_lock(&lock);
-	if ((b = dump()) != NULL) {
+	if (!keep_file && (b = dump()) != NULL) {
 		size_t len = evbuffer_get_length(b);
 
 		if (spool_aux_write(SPOOL_AUX_ABUSE, STATE_NAME,
@@ -868,8 +928,8 @@ abuse_suspend(const char *login, struct evbuffer *out)
 	int rc = -1;
 
 	pthread_mutex_lock(&lock);
-	if ((p = profile_get(login, 1)) == NULL)
-		evbuffer_add_printf(out, "error: too many logins profiled\n");
+	if ((p = profile_get(login, 2)) == NULL)
+		evbuffer_add_printf(out, "error: out of memory\n");
 	else if (p->suspended)
 		evbuffer_add_printf(out, "error: %s is already suspended\n", login);
 	else {
@@ -905,7 +965,7 @@ abuse_resume(const char *login, struct evbuffer *out)
 	memset(p->results, 0, sizeof(p->results));
 	p->nresults = p->rpos = 0;
 	for (i = 0; i < p->nnets; i++)
-		p->nets[i].first = p->nets[i].last = now - WINDOW_MIN * 60 - 1;
+		p->nets[i].first = p->nets[i].last = now - NEW_NETWORK - 1;
 	for (k = 0; k < 4; k++)
 		p->noted[k] = 0;
 	dirty = 1;

@@ -1,19 +1,21 @@
 /*
  * abuse.h - automatic suspension of a login that behaves like a stolen one.
  *
- * Each login has a small profile: its messages per minute over the last 10
- * minutes and per day over two weeks, the distinct recipient domains of the
+ * Each login has a small profile: its recipients per minute over the last
+ * 10 minutes and per day over two weeks, the distinct recipient domains of the
  * last 10 minutes, the client networks it used (IPv4 /24, IPv6 /64) with
  * when, and whether next hops refused its last 100 recipients for policy
  * (5.7.x).  Four signals come from it:
  *
- *	burst    messages in 10 minutes above burst_floor and burst_factor
+ *	burst    recipients in 10 minutes above burst_floor and burst_factor
  *	         times the login's own usual 10 minutes;
  *	fanout   more than fanout_domains recipient domains in 10 minutes;
  *	refused  refusal_share percent of the last 100 recipients refused
  *	         with 5.7.x, and at least refusal_min of them;
- *	network  a client network the login never used (once it has a
- *	         history), or networks_at_once networks in 10 minutes.
+ *	network  a client network first seen today while the login had
+ *	         another, or networks_at_once networks in 10 minutes.
+ *
+ * Burst and fanout both measure volume: together they count as one.
  *
  * Any one has an innocent explanation (a newsletter, a new laptop); when
  * "signals" of them (2) hold at once the login is suspended: its MAIL and

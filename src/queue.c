@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
@@ -1485,7 +1486,7 @@ queue_hold_login(const char *login, int hold)
 	size_t n = 0;
 
 	TAILQ_FOREACH(qm, &msgs, entry)
-		if (!qm->removing && strcmp(qm->login, login) == 0) {
+		if (!qm->removing && strcasecmp(qm->login, login) == 0) {
 			if (!hold)
 				qm->next = 0;
 			msg_schedule(qm);	/* abuse_suspended decides */

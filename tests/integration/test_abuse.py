@@ -251,6 +251,96 @@ class RefusedTest(AbuseCase):
         c.close()
 
 
+class EvasionTest(AbuseCase):
+    """What a bot that knows the rules tries: many recipients per message,
+    and the case of the login; and what an honest newsletter does."""
+    users = {"bot": password(BOT), "app": password(APP), "news": "pw-news-Secret"}
+
+    def test_many_recipients_per_message(self):
+        bot = "bot@example.test"
+        self.send_many(bot, USUAL, ["a@usual.example.org"])
+        c = self.authed(bot, password(bot), source=NEW)
+        refused = None
+        for i in range(20):
+            r = c.cmd("MAIL FROM:<%s>" % bot)
+            if r.code != 250:
+                refused = (i, r)
+                break
+            for k in range(100):
+                self.assertReply(c.cmd("RCPT TO:<u%d@d%d.example.org>"
+                                       % (k, k % 5)), 250)
+            self.assertReply(c.cmd("DATA"), 354)
+            c.send(h.dot_stuff(message(bot, uuid.uuid4().hex, "x@d0.example.org")))
+            r = c.reply(timeout=10)
+            if r.code != 250:
+                refused = (i, r)
+                break
+        c.close()
+        # 100 recipients count as 100: burst and network at the second.
+        self.assertIsNotNone(refused, self.log_tail())
+        self.assertLessEqual(refused[0], 2)
+        self.assertReply(refused[1], 550, "5.7.1")
+
+    def test_newsletter_from_the_usual_address(self):
+        news = "news@example.test"
+        accepted, refusal = self.send_many(news, USUAL, fanout(120))
+        # Burst and fanout both measure volume: one signal, not two.
+        self.assertIsNone(refusal, str(refusal) + self.log_tail())
+        self.assertEqual(len(accepted), 120)
+
+    def test_suspend_in_another_case(self):
+        out = self.ctl("suspend", "App@Example.TEST").stdout
+        self.assertIn("suspended", out)
+        c = self.authed(APP, password(APP), source=USUAL)
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % APP), 550, "5.7.1")
+        c.close()
+        self.ctl("resume", "APP@example.test")
+        c = self.authed(APP, password(APP), source=USUAL)
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % APP), 250)
+        c.close()
+
+
+class StateFileTest(AbuseCase):
+    """A state file written before the start: a suspension in a file of more
+    than 8 MB, a network the bot first used 12 minutes ago (a paced bot), and
+    a corrupted line."""
+    start_daemon = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import time as _t
+        now = int(_t.time())
+        day = now // 86400
+        d = os.path.join(cls.env.spool, "abuse")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "profiles"), "w") as f:
+            f.write("SUBMITD-ABUSE 1\n")
+            f.write("p bot@example.test %d %d 3,2,1\n" % (now - 86400 * 5, day))
+            f.write("n bot@example.test 127.0.1.0/24 %d %d 127.0.1.2\n"
+                    % (now - 86400 * 5, now - 86400))
+            f.write("n bot@example.test 127.0.9.0/24 %d %d 127.0.9.2\n"
+                    % (now - 720, now - 720))
+            f.write("s app@example.test %d by an earlier run\n" % (now - 60))
+            f.write("p odd%%20one@example.test 1 -9223372036854775808 1,2,3\n")
+            f.write("n bot@example.test 127.0.9.0/24 x y\n")
+            f.write(("x %s\n" % ("filler " * 14)) * 120000)
+        cls.daemon.start()
+
+    def test_big_file_keeps_its_suspension(self):
+        self.assertGreater(os.path.getsize(os.path.join(
+            self.env.spool, "abuse", "profiles")), 8 * 1024 * 1024)
+        self.assertIn("app@example.test", self.ctl("suspended").stdout)
+        c = self.authed(APP, password(APP), source=USUAL)
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % APP), 550, "5.7.1")
+        c.close()
+
+    def test_paced_bot_from_a_network_of_today(self):
+        accepted, refusal = self.send_many(BOT, NEW, fanout(100))
+        self.assertIsNotNone(refusal, self.log_tail())
+        self.assertLess(len(accepted), 60)
+
+
 class DisabledTest(AbuseCase):
     abuse = {"enabled": False}
 
