@@ -678,9 +678,9 @@ load(void)
 		if (errno != ENOENT) {
 			/* Never replace what could not be read: a human looks. */
 			keep_file = 1;
-			log_errx("event=abuse error=\"cannot read spool/abuse/%s: %s; "
-			    "suspensions in it are not applied and it is not "
-			    "rewritten\"", STATE_NAME, strerror(errno));
+			log_errx("event=abuse file=spool/abuse/%s error=%s action=\"its "
+			    "suspensions are not applied, and it is not rewritten\"",
+			    STATE_NAME, log_str(strerror(errno)));
 		}
 		return;
 	}

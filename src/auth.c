@@ -34,6 +34,7 @@
 #include <sasl/saslutil.h>
 
 #include "auth.h"
+#include "oauth.h"
 #include "auth_parse.h"
 #include "config.h"
 #include "log.h"
@@ -55,11 +56,14 @@ struct auth_conn {
 	int			 local_step;
 	char			 ext_login[SMTP_ADDR_MAX + 1];	/* the certificate's */
 	const char		*ext_why;	/* why there is none */
+	const struct config	*conf;
+	const char		*fail_why;	/* OAuth: refused, after the 334 */
+	char			 err_json[160];
 	char			 user[SMTP_ADDR_MAX + 1];	/* authenticated */
 };
 
-enum { LOCAL_NONE, LOCAL_EXTERNAL };
-static const char local_mechs[] = "EXTERNAL";
+enum { LOCAL_NONE, LOCAL_EXTERNAL, LOCAL_OAUTHBEARER, LOCAL_XOAUTH2 };
+static const char local_mechs[] = "EXTERNAL OAUTHBEARER XOAUTH2";
 
 /* Every mechanism config.c accepts: SASL loads these, sessions pick. */
 static const char all_mechs[] = "PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5";
@@ -239,6 +243,8 @@ configured(const struct config *conf, const char *mech)
 {
 	if (strcasecmp(mech, "EXTERNAL") == 0)
 		return conf->auth_client_ca_pem != NULL;
+	if (strcasecmp(mech, "OAUTHBEARER") == 0 || strcasecmp(mech, "XOAUTH2") == 0)
+		return conf->oauth_issuer != NULL;
 	return 1;
 }
 
@@ -285,6 +291,7 @@ auth_conn_new(const char *local, const char *remote, unsigned int tls_bits,
 
 	if (a == NULL)
 		return NULL;
+	a->conf = conf;
 	/* This connection's options come from its session's configuration. */
 	a->callbacks[0].id = SASL_CB_GETOPT;
 	a->callbacks[0].proc = (int (*)(void))(void (*)(void))auth_getopt;
@@ -409,6 +416,59 @@ external_step(struct auth_conn *a, const char *in, unsigned int inlen,
 	return AUTH_OK;
 }
 
+/*
+ * OAUTHBEARER (RFC 7628) and XOAUTH2: the client's message carries a JWT
+ * (oauth.c checks it).  A refused token gets the JSON error in a 334
+ * (§3.2.2); the client's next message, whatever it is, ends the exchange
+ * with the failure.
+ */
+static enum auth_result
+oauth_step(struct auth_conn *a, const char *in, unsigned int inlen,
+    const char **out, unsigned int *outlen, const char **why)
+{
+	char named[SMTP_ADDR_MAX + 1], login[SMTP_ADDR_MAX + 1];
+	const char *tok, *verdict = NULL;
+	size_t toklen;
+	int rc;
+
+	if (a->fail_why != NULL) {
+		*why = a->fail_why;
+		return AUTH_BADAUTH;
+	}
+	if (in == NULL && a->local_step++ == 0) {
+		*out = "";
+		*outlen = 0;
+		*why = "";
+		return AUTH_CONTINUE;
+	}
+	if (in == NULL)
+		in = "";
+	rc = a->local == LOCAL_XOAUTH2 ?
+	    auth_parse_xoauth2(in, inlen, named, sizeof(named), &tok, &toklen) :
+	    auth_parse_oauthbearer(in, inlen, named, sizeof(named), &tok, &toklen);
+	if (rc == -1) {
+		*why = "malformed client message";
+		return AUTH_BADPROT;
+	}
+	if (oauth_validate(a->conf, tok, toklen, login, sizeof(login),
+	    &verdict) == -1)
+		a->fail_why = verdict;
+	else if (named[0] != '\0' && strcasecmp(named, login) != 0)
+		a->fail_why = "the token is for another login";
+	if (a->fail_why == NULL) {
+		snprintf(a->user, sizeof(a->user), "%s", login);
+		*why = "";
+		return AUTH_OK;
+	}
+	snprintf(a->err_json, sizeof(a->err_json), "{\"status\":\"%s\","
+	    "\"schemes\":\"bearer\",\"scope\":\"%s\"}",
+	    a->local == LOCAL_XOAUTH2 ? "401" : "invalid_token", "email");
+	*out = a->err_json;
+	*outlen = (unsigned int)strlen(a->err_json);
+	*why = "";
+	return AUTH_CONTINUE;
+}
+
 enum auth_result
 auth_step(struct auth_conn *a, const char *mech, const char *in,
     unsigned int inlen, const char **out, unsigned int *outlen,
@@ -420,8 +480,14 @@ auth_step(struct auth_conn *a, const char *mech, const char *in,
 	*outlen = 0;
 	if (mech != NULL && strcasecmp(mech, "EXTERNAL") == 0)
 		a->local = LOCAL_EXTERNAL;
+	else if (mech != NULL && strcasecmp(mech, "OAUTHBEARER") == 0)
+		a->local = LOCAL_OAUTHBEARER;
+	else if (mech != NULL && strcasecmp(mech, "XOAUTH2") == 0)
+		a->local = LOCAL_XOAUTH2;
 	if (a->local == LOCAL_EXTERNAL)
 		return external_step(a, in, inlen, out, outlen, why);
+	if (a->local != LOCAL_NONE)
+		return oauth_step(a, in, inlen, out, outlen, why);
 	if (a->fake) {
 		/* The proof of a login that does not exist: never right. */
 		a->fake = 0;

@@ -167,6 +167,18 @@ auth_parse_login(const char *mech, const char *data, size_t len, char *out,
 			return -1;
 		return copy_login(out, strlen(out), out, outsize);
 	}
+	if (strcasecmp(mech, "OAUTHBEARER") == 0 ||
+	    strcasecmp(mech, "XOAUTH2") == 0) {
+		const char *tok;
+		size_t toklen;
+
+		if ((strcasecmp(mech, "XOAUTH2") == 0 ?
+		    auth_parse_xoauth2(data, len, out, outsize, &tok, &toklen) :
+		    auth_parse_oauthbearer(data, len, out, outsize, &tok,
+		    &toklen)) == -1 || out[0] == '\0')
+			return -1;
+		return copy_login(out, strlen(out), out, outsize);
+	}
 	if (strcasecmp(mech, "CRAM-MD5") == 0) {
 		/* RFC 2195: user SP digest; the user may hold spaces. */
 		for (sp = NULL, i = 0; i < len; i++)
@@ -177,4 +189,86 @@ auth_parse_login(const char *mech, const char *data, size_t len, char *out,
 		return copy_login(data, sp - data, out, outsize);
 	}
 	return -1;
+}
+
+/*
+ * "key=value" pairs, each ended by ^A, then a last ^A (RFC 7628 §3.1):
+ * the Bearer token of the "auth" pair.  0, or -1 when malformed.
+ */
+static int
+bearer(const char *p, size_t len, const char **tok, size_t *toklen)
+{
+	const char *end = p + len, *a;
+	int found = 0;
+
+	if (len < 2 || end[-1] != '\001' || end[-2] != '\001')
+		return -1;
+	end--;				/* the last ^A ends the list */
+	while (p < end) {
+		const char *eol = memchr(p, '\001', (size_t)(end - p));
+		size_t n;
+
+		if (eol == NULL)
+			return -1;
+		n = (size_t)(eol - p);
+		if (n >= 5 && strncmp(p, "auth=", 5) == 0) {
+			if (found || n < 12 || strncasecmp(p + 5, "Bearer ", 7) != 0)
+				return -1;
+			for (a = p + 12; a < eol && *a == ' '; a++)
+				;
+			if (a == eol || memchr(a, ' ', (size_t)(eol - a)) != NULL ||
+			    memchr(a, '\0', (size_t)(eol - a)) != NULL)
+				return -1;
+			*tok = a;
+			*toklen = (size_t)(eol - a);
+			found = 1;
+		} else if (n == 0 || memchr(p, '=', n) == NULL)
+			return -1;
+		p = eol + 1;
+	}
+	return found ? 0 : -1;
+}
+
+int
+auth_parse_oauthbearer(const char *data, size_t len, char *authzid,
+    size_t azsize, const char **tok, size_t *toklen)
+{
+	const char *p = data, *end = data + len, *comma;
+
+	if (azsize == 0)
+		return -1;
+	authzid[0] = '\0';
+	/* gs2-header: "n," or "y," (no channel binding), [a=saslname] "," */
+	if (len < 3 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',')
+		return -1;
+	p += 2;
+	if ((comma = memchr(p, ',', (size_t)(end - p))) == NULL)
+		return -1;
+	if (comma > p) {
+		if (comma - p < 3 || strncmp(p, "a=", 2) != 0 ||
+		    saslname(p + 2, (size_t)(comma - p - 2), authzid, azsize) == -1)
+			return -1;
+	}
+	p = comma + 1;
+	if (p >= end || *p != '\001')
+		return -1;
+	return bearer(p + 1, (size_t)(end - p - 1), tok, toklen);
+}
+
+int
+auth_parse_xoauth2(const char *data, size_t len, char *user, size_t usersize,
+    const char **tok, size_t *toklen)
+{
+	const char *eol;
+	size_t n;
+
+	if (usersize == 0 || len < 5 || strncmp(data, "user=", 5) != 0 ||
+	    (eol = memchr(data, '\001', len)) == NULL)
+		return -1;
+	n = (size_t)(eol - data - 5);
+	if (n == 0 || n >= usersize || memchr(data + 5, '\0', n) != NULL)
+		return -1;
+	memcpy(user, data + 5, n);
+	user[n] = '\0';
+	return bearer(eol + 1, len - (size_t)(eol + 1 - data), tok, toklen);
 }

@@ -2,7 +2,8 @@
  * auth_parse.h - pure parsing of SASL client messages (no I/O, fuzzed).
  *
  * Owns: finding the login a client names in the first message of an
- * exchange (RFC 4616 PLAIN, LOGIN, RFC 5802 SCRAM, RFC 2195 CRAM-MD5), so
+ * exchange (RFC 4616 PLAIN, LOGIN, RFC 5802 SCRAM, RFC 2195 CRAM-MD5,
+ * RFC 7628 OAUTHBEARER, XOAUTH2), so
  * that the lock-out can count an attempt against the login before SASL
  * checks its password; and reading the SCRAM messages well enough to answer
  * a login that does not exist exactly as one that does (auth.c).  Not:
@@ -36,5 +37,17 @@ int	auth_parse_scram_first(const char *data, size_t len, char *user,
  */
 int	auth_parse_scram_final(const char *data, size_t len, const char *nonce,
 	    size_t noncelen);
+
+/*
+ * OAUTHBEARER's client message (RFC 7628 §3.1): gs2 header ("n," or "y,",
+ * an optional "a=" authzid, saslname-decoded into authzid, "" when none),
+ * ^A, key=value pairs each ended by ^A, a final ^A; *tok points at the
+ * token of "auth=Bearer TOKEN".  0, or -1 when malformed.
+ */
+int	auth_parse_oauthbearer(const char *data, size_t len, char *authzid,
+	    size_t azsize, const char **tok, size_t *toklen);
+/* XOAUTH2's: "user=" USER ^A "auth=Bearer " TOKEN ^A ^A. */
+int	auth_parse_xoauth2(const char *data, size_t len, char *user,
+	    size_t usersize, const char **tok, size_t *toklen);
 
 #endif

@@ -25,6 +25,7 @@
 #include "dkim.h"
 #include "delivery.h"
 #include "log.h"
+#include "oauth.h"
 #include "smtp_parse.h"
 #include "tls.h"
 #include "util/files.h"
@@ -39,7 +40,7 @@
 /* Mechanisms we allow: each sends or proves a password only inside TLS. */
 static const char *const known_mechs[] = {
 	"PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "EXTERNAL",
-	NULL
+	"OAUTHBEARER", "XOAUTH2", NULL
 };
 
 /*
@@ -272,6 +273,20 @@ static int
 check_networks(cfg_t *cfg, cfg_opt_t *opt)
 {
 	return check_range(cfg, opt, 2, 8);
+}
+
+static int
+check_https_url(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || strlen(v) > 500 ||
+	    strpbrk(v, " \t\r\n") != NULL) {
+		cfg_error(cfg, "%s: \"%s\" is not an https:// URL",
+		    key_name(cfg, opt), v);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -639,6 +654,15 @@ static cfg_opt_t tls_opts[] = {
 	CFG_END()
 };
 
+static cfg_opt_t oauth_opts[] = {
+	CFG_STR("issuer", NULL, CFGF_NODEFAULT),
+	CFG_STR("audience", NULL, CFGF_NODEFAULT),
+	CFG_STR("jwks_file", NULL, CFGF_NODEFAULT),
+	CFG_STR("jwks_url", NULL, CFGF_NODEFAULT),
+	CFG_STR("login_claim", "email", CFGF_NONE),
+	CFG_END()
+};
+
 static cfg_opt_t auth_opts[] = {
 	CFG_STR_LIST("mechanisms", "{PLAIN, LOGIN, SCRAM-SHA-256}", CFGF_NONE),
 	CFG_STR("sasldb", DEFAULT_SASLDB, CFGF_NONE),
@@ -646,6 +670,7 @@ static cfg_opt_t auth_opts[] = {
 	CFG_STR("saslauthd_path", NULL, CFGF_NODEFAULT),
 	CFG_STR("client_ca", NULL, CFGF_NODEFAULT),
 	CFG_STR("client_map", NULL, CFGF_NODEFAULT),
+	CFG_SEC("oauth", oauth_opts, CFGF_NONE),
 	CFG_END()
 };
 
@@ -787,6 +812,11 @@ static const struct {
 	{ "auth|pwcheck", check_enum },
 	{ "auth|client_ca", check_readable },
 	{ "auth|client_map", check_readable },
+	{ "auth|oauth|issuer", check_nonempty },
+	{ "auth|oauth|audience", check_nonempty },
+	{ "auth|oauth|jwks_file", check_readable },
+	{ "auth|oauth|jwks_url", check_https_url },
+	{ "auth|oauth|login_claim", check_nonempty },
 	{ "limits|message_size", check_positive },
 	{ "limits|recipients", check_positive },
 	{ "limits|errors", check_positive },
@@ -1047,6 +1077,45 @@ copy_routes(struct config *c, cfg_t *cfg)
 	return 0;
 }
 
+/* auth.oauth: the identity provider whose JWTs log in (oauth.h). */
+static int
+load_oauth(struct config *c, cfg_t *auth)
+{
+	cfg_t *o = cfg_getsec(auth, "oauth");
+	char err[256], *text;
+	size_t len;
+
+	if (o == NULL || (cfg_size(o, "issuer") == 0 &&
+	    cfg_size(o, "audience") == 0 && cfg_size(o, "jwks_file") == 0 &&
+	    cfg_size(o, "jwks_url") == 0))
+		return 0;
+	if (cfg_size(o, "issuer") == 0 || cfg_size(o, "audience") == 0 ||
+	    (cfg_size(o, "jwks_file") > 0) == (cfg_size(o, "jwks_url") > 0)) {
+		cerr("%s: auth.oauth: issuer, audience and one of jwks_file or "
+		    "jwks_url are required\n", c->path);
+		return -1;
+	}
+	c->oauth_issuer = xstrdup(cfg_getstr(o, "issuer"));
+	c->oauth_audience = xstrdup(cfg_getstr(o, "audience"));
+	c->oauth_login_claim = xstrdup(cfg_getstr(o, "login_claim"));
+	if (cfg_size(o, "jwks_url") > 0) {
+		c->oauth_jwks_url = xstrdup(cfg_getstr(o, "jwks_url"));
+		return 0;
+	}
+	c->oauth_jwks_file = xstrdup(cfg_getstr(o, "jwks_file"));
+	if ((text = read_file(c, "auth.oauth.jwks_file", c->oauth_jwks_file,
+	    PEM_MAX, &len)) == NULL)
+		return -1;
+	c->oauth_keys = oauth_keys_load(text, len, err, sizeof(err));
+	free(text);
+	if (c->oauth_keys == NULL) {
+		file_error(c->path, "auth.oauth.jwks_file", "%s: %s",
+		    c->oauth_jwks_file, err);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * EXTERNAL: the CAs whose client certificates are asked for, and the map
  * from certificate to login ("FILE:LINE: reason" for a bad line).
@@ -1300,7 +1369,7 @@ config_copy(cfg_t *cfg, const char *path)
 	c->auth_pwcheck = xstrdup(cfg_getstr(auth, "pwcheck"));
 	if (cfg_size(auth, "saslauthd_path") > 0)
 		c->auth_saslauthd_path = xstrdup(cfg_getstr(auth, "saslauthd_path"));
-	if (load_client_certs(c, auth) == -1) {
+	if (load_client_certs(c, auth) == -1 || load_oauth(c, auth) == -1) {
 		config_free(c);
 		return NULL;
 	}
@@ -1470,6 +1539,12 @@ config_free(struct config *c)
 	free(c->auth_client_ca_pem);
 	free(c->auth_client_map);
 	free(c->certmap);
+	free(c->oauth_issuer);
+	free(c->oauth_audience);
+	free(c->oauth_jwks_file);
+	free(c->oauth_jwks_url);
+	free(c->oauth_login_claim);
+	oauth_keys_free(c->oauth_keys);
 	free(c);
 }
 

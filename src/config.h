@@ -18,6 +18,7 @@ enum listen_tls {
 };
 
 struct certmap_entry;
+struct oauth_keys;
 struct dkim_key;
 
 struct listen_conf {
@@ -96,6 +97,12 @@ struct config {
 	char		*auth_client_map;	/* ... and which login each is */
 	struct certmap_entry *certmap;		/* ... parsed (certmap.h) */
 	size_t		 ncertmap;
+	char		*oauth_issuer;		/* auth.oauth: NULL when none */
+	char		*oauth_audience;
+	char		*oauth_jwks_file;
+	char		*oauth_jwks_url;
+	char		*oauth_login_claim;
+	struct oauth_keys *oauth_keys;		/* jwks_file's, read at load */
 
 	long long	 message_size;
 	int		 recipients;

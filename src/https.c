@@ -101,10 +101,29 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static void	fetch(struct https_job *);
+
 static void
 https_work(struct worker_job *job)
 {
 	struct https_job *j = WORKER_OWNER(job, struct https_job, job);
+
+	fetch(j);
+}
+
+void
+https_fetch(struct https_request *r)
+{
+	struct https_job j;
+
+	memset(&j, 0, sizeof(j));
+	j.r = r;
+	fetch(&j);
+}
+
+static void
+fetch(struct https_job *j)
+{
 	struct https_request *r = j->r;
 	struct curl_slist *resolve = NULL, *headers = NULL;
 	struct curl_blob ca;
@@ -117,8 +136,10 @@ https_work(struct worker_job *job)
 		snprintf(r->error, sizeof(r->error), "cannot start an HTTPS client");
 		return;
 	}
-	snprintf(entry, sizeof(entry), "%s:%d:%s", r->host, r->port, r->addrs);
-	resolve = curl_slist_append(NULL, entry);
+	if (r->addrs[0] != '\0') {
+		snprintf(entry, sizeof(entry), "%s:%d:%s", r->host, r->port, r->addrs);
+		resolve = curl_slist_append(NULL, entry);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, r->url);
 	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");

@@ -47,5 +47,10 @@ int	https_init(struct event_base *);
 void	https_shutdown(void);
 /* Starts r; done is called later, never from inside this call. */
 void	https_start(struct https_request *r);
+/*
+ * The same, blocking, on the caller's thread (a worker's: OAuth key sets);
+ * addrs "" lets the system resolve host.
+ */
+void	https_fetch(struct https_request *r);
 
 #endif

@@ -42,13 +42,14 @@
 #include "https.h"
 #include "listener.h"
 #include "log.h"
+#include "oauth.h"
 #include "policy.h"
 #include "queue.h"
 #include "session.h"
 #include "spool.h"
 #include "tls.h"
-#include "util/files.h"
 #include "worker.h"
+#include "util/files.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/submitd/submitd.conf"
 #define IO_WORKERS	4	/* fsync threads per loop */
@@ -464,6 +465,7 @@ main(int argc, char *argv[])
 		session_shutdown(&srv.loops[k]);
 	queue_shutdown();
 	abuse_shutdown();
+	oauth_shutdown();
 	rc = 0;
 out:
 	if (ev_term != NULL) {

@@ -36,6 +36,11 @@ def schema(text):
         if kind == "SEC":
             out[key] = {k: (kd, d) for kd, k, d in tables[default]
                         if kd != "SEC"}
+            # A section inside a section (auth.oauth) is a heading of its own.
+            for kd, k, d in tables[default]:
+                if kd == "SEC":
+                    out[key + "." + k] = {k2: (kd2, d2) for kd2, k2, d2
+                                          in tables[d] if kd2 != "SEC"}
         else:
             out[""][key] = (kind, default)
     return out
@@ -45,7 +50,7 @@ def man_sections(text):
     """{section: {key: item line}} from the page."""
     out, current = {}, None
     for line in text.splitlines():
-        m = re.match(r"\.Ss (?:Section (\w+)|Top-level keys)", line)
+        m = re.match(r"\.Ss (?:Section ([\w.]+)|Top-level keys)", line)
         if m:
             current = m.group(1) or ""
             out.setdefault(current, {})

@@ -187,5 +187,263 @@ class ExternalTest(h.DaemonTestCase):
                 self.assertIn("%s:2: " % path, p.stderr)
 
 
+# ====================================================================
+# OAUTHBEARER (RFC 7628) and XOAUTH2 with JWTs signed by the test
+# ====================================================================
+
+ISSUER = "https://idp.example.test/realms/staff"
+AUDIENCE = "smtp.example.test"
+
+
+class TokenMaker:
+    """Keys of the test's own identity provider and tokens signed by them."""
+
+    def __init__(self):
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+        self.jwt = jwt
+        self.keys = {"rsa1": ("RS256", rsa.generate_private_key(65537, 2048)),
+                     "ec1": ("ES256", ec.generate_private_key(ec.SECP256R1())),
+                     "ed1": ("EdDSA", ed25519.Ed25519PrivateKey.generate())}
+
+    def jwks(self, kids=None):
+        import json
+        from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+        out = []
+        for kid, (alg, key) in self.keys.items():
+            if kids is not None and kid not in kids:
+                continue
+            algo = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm,
+                    "EdDSA": OKPAlgorithm}[alg]
+            jwk = json.loads(algo.to_jwk(key.public_key()))
+            jwk.update(kid=kid, use="sig")
+            out.append(jwk)
+        return json.dumps({"keys": out})
+
+    def token(self, kid="rsa1", login="alice@example.test", **claims):
+        import time
+        alg, key = self.keys[kid]
+        body = {"iss": ISSUER, "aud": [AUDIENCE, "other"], "email": login,
+                "exp": int(time.time()) + 300, "iat": int(time.time())}
+        body.update(claims)
+        body = {k: v for k, v in body.items() if v is not None}
+        return self.jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
+
+
+def oauthbearer(token, authzid=""):
+    return B64("n,%s,\x01host=relay.example.test\x01port=587\x01"
+               "auth=Bearer %s\x01\x01" % ("a=" + authzid if authzid else "",
+                                          token))
+
+
+def xoauth2(token, user):
+    return B64("user=%s\x01auth=Bearer %s\x01\x01" % (user, token))
+
+
+class OAuthTest(h.DaemonTestCase):
+
+    @classmethod
+    def configure(cls, env):
+        cls.idp = TokenMaker()
+        jwks = env.write_file("jwks.json", cls.idp.jwks())
+        # Many refusals from 127.0.0.1 here: no ban gets in the way.
+        return {"auth": {"mechanisms": ["PLAIN", "OAUTHBEARER", "XOAUTH2"],
+                         "oauth": {"issuer": ISSUER, "audience": AUDIENCE,
+                                   "jwks_file": jwks}},
+                "limits": {"auth_failures": 1000, "auth_login_failures": 1000}}
+
+    def auth(self, mech, arg):
+        c = self.plain()
+        ehlo = c.open_tls()
+        self.assertIn(mech, auth_mechs(ehlo))
+        return c, c.cmd("AUTH %s %s" % (mech, arg))
+
+    def assertRefused(self, c, r, why):
+        # RFC 7628 §3.2.2: a 334 with the JSON error, the client's ^A, 535.
+        import json
+        self.assertEqual(r.code, 334, r)
+        err = json.loads(base64.b64decode(r.text))
+        self.assertEqual(err["status"], "invalid_token")
+        self.assertReply(c.cmd(B64("\x01")), 535, "5.7.8")
+        self.assertTrue(h.wait_until(lambda: re.search(
+            r"event=auth result=fail mech=OAUTHBEARER .*reason=\"?%s"
+            % re.escape(why), self.daemon.log())), why + self.log_tail())
+        c.close()
+
+    def test_each_algorithm(self):
+        for kid in ("rsa1", "ec1", "ed1"):
+            with self.subTest(kid=kid):
+                c, r = self.auth("OAUTHBEARER",
+                                 oauthbearer(self.idp.token(kid)))
+                self.assertReply(r, 235, "2.7.0")
+                self.assertReply(c.cmd("MAIL FROM:<alice@example.test>"), 250)
+                c.close()
+        self.assertTrue(h.wait_until(lambda: re.search(
+            r"event=auth result=ok user=alice@example\.test mech=OAUTHBEARER",
+            self.daemon.log())))
+
+    def test_authzid_must_be_the_login(self):
+        c, r = self.auth("OAUTHBEARER", oauthbearer(self.idp.token(),
+                                                    "alice@example.test"))
+        self.assertReply(r, 235)
+        c.close()
+        c, r = self.auth("OAUTHBEARER", oauthbearer(self.idp.token(),
+                                                    "ceo@example.test"))
+        self.assertRefused(c, r, "the token is for another login")
+
+    def test_claims_refused(self):
+        import time
+        now = int(time.time())
+        cases = [
+            ("token expired", self.idp.token(exp=now - 120)),
+            ("token not valid yet", self.idp.token(nbf=now + 600)),
+            ("iss is not the configured issuer",
+             self.idp.token(iss="https://evil.example/")),
+            ("aud does not name us", self.idp.token(aud="someone-else")),
+            ("no exp claim", self.idp.token(exp=None)),
+            ("no login claim", self.idp.token(email=None)),
+        ]
+        for why, tok in cases:
+            with self.subTest(why=why):
+                c, r = self.auth("OAUTHBEARER", oauthbearer(tok))
+                self.assertRefused(c, r, why)
+
+    def test_forged_tokens(self):
+        import jwt
+        good = self.idp.token()
+        head, body, sig = good.split(".")
+        # Another's claims under our signature.
+        forged_body = base64.urlsafe_b64encode(
+            base64.urlsafe_b64decode(body + "==").replace(
+                b"alice@example.test", b"ceo@example.test")).rstrip(b"=").decode()
+        pem = self.idp.keys["rsa1"][1].public_key().public_bytes(
+            __import__("cryptography.hazmat.primitives.serialization",
+                       fromlist=["x"]).Encoding.PEM,
+            __import__("cryptography.hazmat.primitives.serialization",
+                       fromlist=["x"]).PublicFormat.SubjectPublicKeyInfo)
+        none_head = base64.urlsafe_b64encode(
+            b'{"alg":"none","kid":"rsa1"}').rstrip(b"=").decode()
+        cases = [
+            ("bad signature", "%s.%s.%s" % (head, forged_body, sig)),
+            ("alg is not RS256", "%s.%s." % (none_head, body)),
+            # The public key as an HMAC secret: the classic confusion.
+            ("alg is not RS256", jwt.encode(
+                {"iss": ISSUER, "aud": AUDIENCE, "email": "ceo@example.test",
+                 "exp": 4102444800}, pem.decode(), algorithm="HS256",
+                headers={"kid": "rsa1"}) if False else
+             "%s.%s.%s" % (base64.urlsafe_b64encode(
+                 b'{"alg":"HS256","kid":"rsa1"}').rstrip(b"=").decode(), body,
+                 sig)),
+            # The EC key's kid with an RSA signature: alg is the key's.
+            ("no key for the token's kid and alg", self.idp.token("rsa1").replace(
+                head, base64.urlsafe_b64encode(
+                    b'{"alg":"RS256","kid":"ec1","typ":"JWT"}').rstrip(b"=").decode())),
+            ("no key for the token's kid and alg",
+             self.idp.token("rsa1").replace(head, base64.urlsafe_b64encode(
+                 b'{"alg":"RS256","kid":"nope"}').rstrip(b"=").decode())),
+            ("not a signed JWT", "not-a-token"),
+        ]
+        for why, tok in cases:
+            with self.subTest(why=why):
+                c, r = self.auth("OAUTHBEARER", oauthbearer(tok))
+                self.assertRefused(c, r, why)
+
+    def test_xoauth2_with_smtplib(self):
+        import smtplib
+        tok = self.idp.token("ed1")
+        s = smtplib.SMTP("127.0.0.1", self.port, timeout=10)
+        try:
+            s.starttls(context=h.client_context())
+            s.ehlo()
+            code, _ = s.auth("XOAUTH2", lambda challenge=None:
+                             "user=alice@example.test\x01auth=Bearer %s\x01\x01"
+                             % tok, initial_response_ok=True)
+            self.assertEqual(code, 235)
+            s.sendmail("alice@example.test", ["bob@example.org"],
+                       "From: alice@example.test\r\nSubject: x\r\n\r\nhi\r\n")
+        finally:
+            s.quit()
+        c, r = self.auth("XOAUTH2", xoauth2(tok, "ceo@example.test"))
+        self.assertEqual(r.code, 334)
+        self.assertReply(c.cmd(""), 535, "5.7.8")
+        c.close()
+
+    def test_failures_count_for_the_lockout(self):
+        c = self.plain()
+        c.open_tls()
+        before = int(dict(l.split(" ", 1) for l in h.submitctl(
+            self.env, "stats").stdout.splitlines())["auth_failed"])
+        r = c.cmd("AUTH OAUTHBEARER " + oauthbearer("x.y.z"))
+        self.assertRefused(c, r, "")
+        after = int(dict(l.split(" ", 1) for l in h.submitctl(
+            self.env, "stats").stdout.splitlines())["auth_failed"])
+        self.assertEqual(after, before + 1)
+
+    def test_bad_jwks_file(self):
+        bad = self.env.write_file("bad-jwks.json", '{"keys": [{"kty": "oct"}]}')
+        conf = self.env.write_config(
+            path=os.path.join(self.env.dir, "bad-jwks.conf"),
+            auth={"mechanisms": ["PLAIN", "OAUTHBEARER"],
+                  "oauth": {"issuer": ISSUER, "audience": AUDIENCE,
+                            "jwks_file": bad}})
+        p = subprocess.run([self.daemon.binary, "-n", "-f", conf],
+                           capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("bad-jwks.json", p.stderr)
+
+
+class OAuthURLTest(h.DaemonTestCase):
+    """jwks_url: the key set over verified HTTPS, fetched again when a token
+    names a kid it does not know (the provider rolled its keys)."""
+
+    @classmethod
+    def configure(cls, env):
+        cls.idp = TokenMaker()
+        ca = peers.make_ca(env.dir, "idp-ca", "IdP CA")
+        cert = peers.make_signed(env.dir, ca, "idp", ips=["127.0.0.1"])
+        cls.https = peers.HTTPS(cert, host="127.0.0.1",
+                                port=h.free_port())
+        cls.https.pages[("127.0.0.1", "/jwks.json")] = (
+            200, cls.idp.jwks(["rsa1"]).encode(),
+            [("Content-Type", "application/json")])
+        cls.https.start()
+        cls.addClassCleanup(cls.https.stop)
+        return {"auth": {"mechanisms": ["PLAIN", "OAUTHBEARER"],
+                         "oauth": {"issuer": ISSUER, "audience": AUDIENCE,
+                                   "jwks_url": "https://127.0.0.1:%d/jwks.json"
+                                   % cls.https.port}},
+                "relay": {"smarthost": "[127.0.0.1]:%d" % env.relay_port,
+                          "ca_file": ca[0]},
+                "limits": {"auth_failures": 1000, "auth_login_failures": 1000}}
+
+    def auth(self, tok):
+        c = self.plain()
+        c.open_tls()
+        r = c.cmd("AUTH OAUTHBEARER " + oauthbearer(tok))
+        if r.code == 334:
+            r = c.cmd(B64("\x01"))
+        c.close()
+        return r
+
+    def test_fetch_and_rollover(self):
+        self.assertReply(self.auth(self.idp.token("rsa1")), 235)
+        fetches = len(self.https.requests)
+        self.assertEqual(fetches, 1)
+        # The provider adds keys.  A kid we do not know: refused while the
+        # last fetch is under 10 s old (no fetch per guess), then fetched
+        # again, once, and good.
+        self.https.pages[("127.0.0.1", "/jwks.json")] = (
+            200, self.idp.jwks().encode(), [("Content-Type", "application/json")])
+        tok = self.idp.token("ec1")
+        replies = []
+        ok = h.wait_until(lambda: replies.append(self.auth(tok)) or
+                          replies[-1].code == 235, timeout=20, interval=0.5)
+        self.assertTrue(ok, "%r%s" % (replies[-3:], self.log_tail()))
+        self.assertGreater(len(replies), 1)
+        self.assertEqual(len(self.https.requests), fetches + 1)
+        self.assertReply(self.auth(self.idp.token("ed1")), 235)
+        self.assertEqual(len(self.https.requests), fetches + 1)
+
+
 if __name__ == "__main__":
     sys.exit(h.main(__name__, ()))
