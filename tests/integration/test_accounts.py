@@ -14,6 +14,7 @@ import re
 import ssl
 import subprocess
 import sys
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -443,6 +444,152 @@ class OAuthURLTest(h.DaemonTestCase):
         self.assertEqual(len(self.https.requests), fetches + 1)
         self.assertReply(self.auth(self.idp.token("ed1")), 235)
         self.assertEqual(len(self.https.requests), fetches + 1)
+
+
+# ====================================================================
+# The directory: LDAP through saslauthd, with a slapd of the test's own
+# ====================================================================
+
+LDAP_BASE = "dc=example,dc=test"
+LDAP_USERS = {"carol": "carol-LDAP-pw1", "dave": "dave-LDAP-pw2"}
+
+
+class Process:
+    """A foreground process of the test, stopped (and its group killed) at
+    the end of the class."""
+
+    def __init__(self, argv, log):
+        self.log_path = log
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=open(log, "ab"),
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def stop(self):
+        import signal
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(5)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+
+def start_slapd(directory, port):
+    """slapd with an mdb database under directory, on 127.0.0.1:port."""
+    db = os.path.join(directory, "ldap-db")
+    os.makedirs(db, exist_ok=True)
+    conf = os.path.join(directory, "slapd.conf")
+    with open(conf, "w") as f:
+        f.write("include /etc/ldap/schema/core.schema\n"
+                "include /etc/ldap/schema/cosine.schema\n"
+                "include /etc/ldap/schema/inetorgperson.schema\n"
+                "pidfile %s/slapd.pid\n"
+                "modulepath /usr/lib/ldap\nmoduleload back_mdb\n"
+                "database mdb\nsuffix \"%s\"\nrootdn \"cn=admin,%s\"\n"
+                "rootpw not-used-Secret\ndirectory %s\n"
+                "access to attrs=userPassword by anonymous auth by * none\n"
+                "access to * by * read\n" % (directory, LDAP_BASE, LDAP_BASE, db))
+    ldif = os.path.join(directory, "people.ldif")
+    with open(ldif, "w") as f:
+        f.write("dn: %s\nobjectClass: dcObject\nobjectClass: organization\n"
+                "dc: example\no: Example\n\n"
+                "dn: ou=people,%s\nobjectClass: organizationalUnit\nou: people\n"
+                % (LDAP_BASE, LDAP_BASE))
+        for uid, pw in LDAP_USERS.items():
+            f.write("\ndn: uid=%s,ou=people,%s\nobjectClass: inetOrgPerson\n"
+                    "uid: %s\ncn: %s\nsn: %s\nmail: %s@example.test\n"
+                    "userPassword: %s\n" % (uid, LDAP_BASE, uid, uid, uid, uid, pw))
+    h.run(["/usr/sbin/slapadd", "-f", conf, "-l", ldif])
+    p = Process(["/usr/sbin/slapd", "-f", conf, "-h",
+                 "ldap://127.0.0.1:%d/" % port, "-d", "0"],
+                os.path.join(directory, "slapd.log"))
+    if not h.wait_until(lambda: _connects(port), 10):
+        p.stop()
+        raise RuntimeError("slapd did not start: " + p.log())
+    return p
+
+
+def _connects(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+def start_saslauthd(directory, ldap_port):
+    """saslauthd -a ldap, binding as the user found by mail."""
+    mux = os.path.join(directory, "saslauthd")
+    os.makedirs(mux, exist_ok=True)
+    conf = os.path.join(directory, "saslauthd.conf")
+    with open(conf, "w") as f:
+        f.write("ldap_servers: ldap://127.0.0.1:%d/\n"
+                "ldap_search_base: ou=people,%s\n"
+                "ldap_filter: (mail=%%u@%%r)\n"
+                "ldap_auth_method: bind\n"
+                "ldap_timeout: 5\n" % (ldap_port, LDAP_BASE))
+    p = Process(["/usr/sbin/saslauthd", "-a", "ldap", "-O", conf, "-m", mux,
+                 "-n", "1", "-d"], os.path.join(directory, "saslauthd.log"))
+    sock = os.path.join(mux, "mux")
+    if not h.wait_until(lambda: os.path.exists(sock), 10):
+        p.stop()
+        raise RuntimeError("saslauthd did not start: " + p.log())
+    return sock, p
+
+
+class LDAPTest(h.DaemonTestCase):
+    """pwcheck = "saslauthd" with saslauthd -a ldap in front of slapd:
+    the logins of the directory, not of the sasldb."""
+
+    @classmethod
+    def configure(cls, env):
+        if not os.path.exists("/usr/sbin/slapd"):
+            raise unittest.SkipTest("slapd is not installed")
+        port = h.free_port()
+        cls.slapd = start_slapd(env.dir, port)
+        cls.addClassCleanup(cls.slapd.stop)
+        sock, cls.saslauthd = start_saslauthd(env.dir, port)
+        cls.addClassCleanup(cls.saslauthd.stop)
+        return {"auth": {"mechanisms": ["PLAIN", "LOGIN"], "pwcheck": "saslauthd",
+                         "saslauthd_path": sock}}
+
+    def test_directory_logins(self):
+        for uid, pw in LDAP_USERS.items():
+            with self.subTest(uid=uid):
+                c = self.tls()
+                self.assertReply(c.login(uid + "@example.test", pw), 235)
+                self.assertReply(c.cmd("MAIL FROM:<%s@example.test>" % uid), 250)
+                c.close()
+        self.assertTrue(h.wait_until(lambda: re.search(
+            r"event=auth result=ok user=carol@example\.test mech=PLAIN",
+            self.daemon.log())))
+
+    def test_wrong_and_unknown(self):
+        for user, pw in (("carol@example.test", "wrong"),
+                         ("nobody@example.test", "x"),
+                         ("carol@example.test", LDAP_USERS["dave"])):
+            with self.subTest(user=user, pw=pw):
+                c = self.tls()
+                self.assertReply(c.login(user, pw), 535, "5.7.8")
+                c.close()
+
+    def test_login_mechanism_with_swaks(self):
+        p = subprocess.run(
+            [h.tool("swaks"), "--server", "127.0.0.1:%d" % self.port, "--tls",
+             "--auth", "LOGIN", "--auth-user", "dave@example.test",
+             "--auth-password", LDAP_USERS["dave"], "--from",
+             "dave@example.test", "--to", "bob@example.org", "--quit-after",
+             "AUTH", "--timeout", "10"], capture_output=True, text=True,
+            timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("235 2.7.0", p.stdout)
 
 
 if __name__ == "__main__":
