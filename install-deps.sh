@@ -5,7 +5,9 @@
 #   ./install-deps.sh test   also what the test suite talks to
 set -eu
 
-build="build-essential autoconf automake pkg-config libssl-dev libevent-dev
+# netbase: /etc/protocols and /etc/services, which a minimal root (mmdebstrap)
+# lacks and without which swaks says "Bad protocol 'tcp'".
+build="build-essential autoconf automake pkg-config netbase libssl-dev libevent-dev
 	libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin
 	libconfuse-dev libjansson-dev libc-ares-dev libcurl4-openssl-dev zlib1g-dev openssl swaks"
 test="clang python3 curl msmtp python3-aiosmtpd dnsmasq-base nmap mandoc
