@@ -644,6 +644,7 @@ static cfg_opt_t listen_opts[] = {
 	CFG_STR("address", "0.0.0.0", CFGF_NONE),
 	CFG_INT("port", 587, CFGF_NONE),
 	CFG_STR("tls", "starttls", CFGF_NONE),
+	CFG_BOOL("proxy_protocol", cfg_false, CFGF_NONE),
 	CFG_END()
 };
 
@@ -1225,6 +1226,7 @@ copy_listens(struct config *c, cfg_t *cfg)
 		c->listens[i].port = cfg_getint(l, "port");
 		c->listens[i].tls = strcmp(cfg_getstr(l, "tls"), "implicit") == 0 ?
 		    LISTEN_IMPLICIT : LISTEN_STARTTLS;
+		c->listens[i].proxy = cfg_getbool(l, "proxy_protocol");
 	}
 	c->nlistens = n;
 }

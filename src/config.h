@@ -25,6 +25,7 @@ struct listen_conf {
 	char		*address;
 	int		 port;
 	enum listen_tls	 tls;
+	int		 proxy;		/* proxy_protocol: a PROXY header first */
 };
 
 /* relay.dane and relay.mta_sts */

@@ -35,6 +35,7 @@
 #include "abuse.h"
 #include "certmap.h"
 #include "config.h"
+#include "proxy.h"
 #include "session.h"
 #include "session_int.h"
 #include "tls.h"
@@ -115,7 +116,11 @@ session_free(struct session *s)
 	if (s->tls && s->bev != NULL && s->state == S_CLOSING)
 		SSL_shutdown(bufferevent_openssl_get_ssl(s->bev));	/* close_notify */
 	session_auth_free(s);
-	policy_disconnect(s->client_key);
+	if (s->counted)
+		policy_disconnect(s->client_key);
+	if (s->proxy_ev != NULL)
+		event_free(s->proxy_ev);
+	free(s->proxy_buf);
 	TAILQ_REMOVE(&s->loop->sessions, s, entry);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);	/* closes fd once TLS owns it */
@@ -729,6 +734,115 @@ addr_strings(struct session *s, const struct sockaddr *peer, int peerlen)
 		strcpy(s->sasl_local, "0.0.0.0;0");
 }
 
+/* The client is known (from the socket, or its PROXY header): go on. */
+static void
+session_begin(struct session *s)
+{
+	s->connect_refusal = policy_connect(s->client_key, s->policy_buf);
+	s->counted = 1;
+	if (s->connect_refusal != NULL)
+		log_info("session=%s client=%s event=refuse reply=%s", s->id,
+		    s->client, log_str(s->connect_refusal));
+	if (s->listen->tls == LISTEN_IMPLICIT) {
+		if (tls_wrap(s) == -1)
+			session_close(s, "tls-error");
+		return;
+	}
+	s->bev = bufferevent_socket_new(s->loop->base, s->fd, 0);
+	if (s->bev == NULL) {
+		session_close(s, "error");
+		return;
+	}
+	bufferevent_setcb(s->bev, session_readcb, session_writecb,
+	    session_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_MAX);
+	banner(s);
+}
+
+/*
+ * proxy_protocol: the header is peeked at and then taken exactly, so the
+ * client's own bytes behind it (a TLS ClientHello) stay in the socket for
+ * whoever reads next.  No reply ever: the peer is the load balancer.
+ */
+static void
+proxy_readcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct proxy_info pi;
+	ssize_t n;
+	long hl;
+	char was[64];
+
+	if ((what & EV_TIMEOUT) || time(NULL) >= s->proxy_deadline) {
+		log_info("session=%s client=%s event=proxy result=fail "
+		    "error=\"no header within the handshake timeout\"", s->id,
+		    s->client);
+		session_close(s, "timeout");
+		return;
+	}
+	n = recv(fd, s->proxy_buf + s->proxy_len, PROXY_MAX - s->proxy_len,
+	    MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		session_close(s, n == 0 ? "eof" : "error");
+		return;
+	}
+	hl = proxy_parse(s->proxy_buf, s->proxy_len + (size_t)n, &pi);
+	if (hl == 0 && s->proxy_len + (size_t)n == PROXY_MAX)
+		hl = -1;
+	if (hl == -1) {
+		log_info("session=%s client=%s event=proxy result=fail "
+		    "error=\"not a PROXY header\"", s->id, s->client);
+		session_close(s, "proxy-error");
+		return;
+	}
+	/*
+	 * Incomplete: every octet peeked is the header's, take them all.
+	 * Complete: take exactly the rest of it.
+	 */
+	n = hl == 0 ? n : hl - (long)s->proxy_len;
+	if (recv(fd, s->proxy_buf + s->proxy_len, (size_t)n, 0) != n) {
+		session_close(s, "error");
+		return;
+	}
+	s->proxy_len += (size_t)n;
+	if (hl == 0)
+		return;
+	event_free(s->proxy_ev);
+	s->proxy_ev = NULL;
+	free(s->proxy_buf);
+	s->proxy_buf = NULL;
+	snprintf(was, sizeof(was), "%s", s->client);
+	if (!pi.local) {
+		snprintf(s->client, sizeof(s->client), "%s", pi.src);
+		snprintf(s->sasl_remote, sizeof(s->sasl_remote), "%s;%u", pi.src,
+		    pi.src_port);
+		if (netaddr_key(s->client, s->client_key, sizeof(s->client_key)) == -1)
+			snprintf(s->client_key, sizeof(s->client_key), "%s", s->client);
+	}
+	log_info("session=%s client=%s event=proxy result=ok via=%s%s", s->id,
+	    s->client, was, pi.local ? " local=yes" : "");
+	session_begin(s);
+}
+
+static void
+proxy_wait(struct session *s)
+{
+	struct timeval tv = { s->conf->timeout_handshake, 0 };
+
+	s->state = S_PROXY;
+	s->proxy_deadline = time(NULL) + s->conf->timeout_handshake;
+	s->proxy_buf = malloc(PROXY_MAX);
+	s->proxy_ev = event_new(s->loop->base, s->fd, EV_READ | EV_PERSIST,
+	    proxy_readcb, s);
+	if (s->proxy_buf == NULL || s->proxy_ev == NULL ||
+	    event_add(s->proxy_ev, &tv) == -1) {
+		session_close(s, "error");
+		return;
+	}
+}
+
 void
 session_start(struct loop *loop, evutil_socket_t fd,
     const struct sockaddr *peer, int peerlen, const struct listen_conf *l)
@@ -758,27 +872,14 @@ session_start(struct loop *loop, evutil_socket_t fd,
 	 * Batching is ours to do (a pipelined group leaves in one write).
 	 */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	log_info("session=%s client=%s event=connect port=%d tls=%s", s->id,
-	    s->client, l->port, l->tls == LISTEN_IMPLICIT ? "implicit" : "starttls");
-
-	s->connect_refusal = policy_connect(s->client_key, s->policy_buf);
-	if (s->connect_refusal != NULL)
-		log_info("session=%s client=%s event=refuse reply=%s", s->id,
-		    s->client, log_str(s->connect_refusal));
-	if (l->tls == LISTEN_IMPLICIT) {
-		if (tls_wrap(s) == -1)
-			session_close(s, "tls-error");
+	log_info("session=%s client=%s event=connect port=%d tls=%s%s", s->id,
+	    s->client, l->port, l->tls == LISTEN_IMPLICIT ? "implicit" : "starttls",
+	    l->proxy ? " proxy=required" : "");
+	if (l->proxy) {
+		proxy_wait(s);
 		return;
 	}
-	s->bev = bufferevent_socket_new(loop->base, fd, 0);
-	if (s->bev == NULL) {
-		session_close(s, "error");
-		return;
-	}
-	bufferevent_setcb(s->bev, session_readcb, session_writecb,
-	    session_eventcb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_MAX);
-	banner(s);
+	session_begin(s);
 }
 
 int
@@ -808,6 +909,7 @@ session_stop_all(struct loop *loop)
 		case S_BUSY:
 			/* A commit or SASL step runs: its answer first, then 421. */
 			break;
+		case S_PROXY:
 		case S_HANDSHAKE:
 		case S_STARTTLS:
 			/* No SMTP can be spoken on this connection right now. */

@@ -35,6 +35,7 @@
 #define AUTH_LINE_MAX	12288	/* RFC 4954 §4 */
 
 enum session_state {
+	S_PROXY,	/* proxy_protocol: waiting for the PROXY header */
 	S_HANDSHAKE,	/* implicit TLS: before the banner */
 	S_CMD,		/* waiting for a command line */
 	S_AUTH,		/* waiting for a SASL response line */
@@ -58,6 +59,11 @@ struct session {
 	char			 sasl_local[80];	/* "ip;port" for SASL */
 	char			 sasl_remote[80];
 	const struct listen_conf *listen;
+	struct event		*proxy_ev;	/* reads the PROXY header */
+	unsigned char		*proxy_buf;	/* ... what came of it so far */
+	size_t			 proxy_len;
+	time_t			 proxy_deadline;
+	int			 counted;	/* policy_connect took this client */
 
 	int			 tls;
 	char			 tls_desc[96];	/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
