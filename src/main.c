@@ -434,6 +434,7 @@ main(int argc, char *argv[])
 	    auth_init(conf, secret, sizeof(secret)) == -1)
 		goto out;
 	explicit_bzero(secret, sizeof(secret));
+	oauth_prefetch(conf);
 	loops_pools(&srv);
 	/* Suspensions first: the queue loads messages that they hold. */
 	if (abuse_init(&srv) == -1 || queue_init(&srv) == -1)

@@ -211,12 +211,25 @@ try_keys(const struct oauth_keys *keys, const struct jwt *j, const char *tok,
 	return 0;
 }
 
-/* Locked: jwks_url fetched (again) over verified HTTPS. */
-static void
-fetch_keys(const struct config *conf)
+/*
+ * jwks_url is fetched on a thread of its own: an auth worker never waits
+ * for the provider (a slow one must not stall PLAIN logins), and at most
+ * one fetch runs, at most every REFETCH_EVERY seconds.
+ */
+struct fetch {
+	const struct config	*conf;		/* a reference, for the URL and CAs */
+};
+
+static pthread_t fetcher;
+static int fetching, fetcher_started;
+
+static void *
+fetch_main(void *arg)
 {
+	struct fetch *f = arg;
+	const struct config *conf = f->conf;
 	struct https_request r;
-	struct oauth_keys *keys;
+	struct oauth_keys *keys = NULL;
 	char err[256];
 
 	memset(&r, 0, sizeof(r));
@@ -226,24 +239,64 @@ fetch_keys(const struct config *conf)
 	r.ca_len = conf->relay.ca_len;
 	r.max = JWKS_MAX;
 	r.timeout = 5;
-	url_fetched = time(NULL);
 	https_fetch(&r);
-	if (!r.ok) {
+	if (!r.ok)
 		log_warnx("event=oauth url=%s error=%s", log_str(r.url),
 		    log_str(r.error));
-		free(r.body);
-		return;
-	}
-	keys = oauth_keys_load(r.body, r.bodylen, err, sizeof(err));
-	free(r.body);
-	if (keys == NULL) {
+	else if ((keys = oauth_keys_load(r.body, r.bodylen, err,
+	    sizeof(err))) == NULL)
 		log_warnx("event=oauth url=%s error=%s", log_str(r.url), log_str(err));
+	else
+		log_info("event=oauth url=%s keys=%zu", log_str(r.url), keys->n);
+	free(r.body);
+	pthread_mutex_lock(&url_lock);
+	if (keys != NULL) {
+		oauth_keys_free(url_keys);
+		url_keys = keys;
+		snprintf(url_of_keys, sizeof(url_of_keys), "%s", conf->oauth_jwks_url);
+	}
+	fetching = 0;
+	pthread_mutex_unlock(&url_lock);
+	config_unref(conf);
+	free(f);
+	return NULL;
+}
+
+/* Locked: starts a fetch unless one runs or the last is too recent. */
+static void
+fetch_soon(const struct config *conf)
+{
+	struct fetch *f;
+
+	if (fetching || url_fetched + REFETCH_EVERY > time(NULL))
+		return;
+	if (fetcher_started) {
+		pthread_join(fetcher, NULL);	/* ended: fetching is 0 */
+		fetcher_started = 0;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	f->conf = config_ref(conf);
+	url_fetched = time(NULL);
+	fetching = 1;
+	if (pthread_create(&fetcher, NULL, fetch_main, f) != 0) {
+		fetching = 0;
+		config_unref(conf);
+		free(f);
 		return;
 	}
-	oauth_keys_free(url_keys);
-	url_keys = keys;
-	snprintf(url_of_keys, sizeof(url_of_keys), "%s", conf->oauth_jwks_url);
-	log_info("event=oauth url=%s keys=%zu", log_str(r.url), keys->n);
+	fetcher_started = 1;
+}
+
+void
+oauth_prefetch(const struct config *conf)
+{
+	if (conf->oauth_jwks_url == NULL)
+		return;
+	pthread_mutex_lock(&url_lock);
+	url_fetched = 0;
+	fetch_soon(conf);
+	pthread_mutex_unlock(&url_lock);
 }
 
 int
@@ -267,19 +320,17 @@ oauth_validate(const struct config *conf, const char *tok, size_t len,
 		ok = try_keys(conf->oauth_keys, j, tok, &known);
 	else if (conf->oauth_jwks_url != NULL) {
 		pthread_mutex_lock(&url_lock);
-		if (strcmp(url_of_keys, conf->oauth_jwks_url) != 0 ||
-		    url_keys == NULL)
-			fetch_keys(conf);
-		ok = try_keys(url_keys, j, tok, &known);
-		/* A key rolled over at the provider: look once more. */
-		if (!ok && !known && url_fetched + REFETCH_EVERY <= time(NULL)) {
-			fetch_keys(conf);
+		/* The keys of this URL only: a reload may have changed it. */
+		if (url_keys != NULL &&
+		    strcmp(url_of_keys, conf->oauth_jwks_url) == 0)
 			ok = try_keys(url_keys, j, tok, &known);
-		}
+		if (!ok && !known)
+			fetch_soon(conf);	/* none yet, or the provider rolled */
 		pthread_mutex_unlock(&url_lock);
 	}
 	if (!ok) {
-		*why = known ? "bad signature" : "no key for the token's kid and alg";
+		*why = known ? "bad signature" : "no key for the token's kid and alg "
+		    "(yet)";
 		free(j);
 		return -1;
 	}
@@ -296,6 +347,9 @@ oauth_validate(const struct config *conf, const char *tok, size_t len,
 void
 oauth_shutdown(void)
 {
+	if (fetcher_started)
+		pthread_join(fetcher, NULL);	/* at most r.timeout seconds */
+	fetcher_started = 0;
 	pthread_mutex_lock(&url_lock);
 	oauth_keys_free(url_keys);
 	url_keys = NULL;

@@ -9,7 +9,9 @@
  * verdict on a token: signature (RS256, ES256, EdDSA; the algorithm must
  * be the key's, never "none"), iss, aud, exp and nbf with 60 seconds of
  * skew, and the login claim.  Not: the SASL framing (auth.c).
- * oauth_validate may block (a key set fetch): the auth workers call it.
+ * oauth_validate never waits for the provider: a key set is fetched on a
+ * thread of its own, and a token the keys at hand cannot check is refused
+ * meanwhile (the client tries again).
  */
 #ifndef SUBMITD_OAUTH_H
 #define SUBMITD_OAUTH_H
@@ -32,6 +34,8 @@ void		 oauth_keys_free(struct oauth_keys *);
  */
 int		 oauth_validate(const struct config *, const char *token,
 		    size_t len, char *login, size_t loginsize, const char **why);
+/* jwks_url: fetch the key set now (start-up, reload), in the background. */
+void		 oauth_prefetch(const struct config *);
 void		 oauth_shutdown(void);
 
 #endif

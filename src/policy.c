@@ -245,9 +245,28 @@ split_words(char *line, char **words, int max)
 	return p == NULL ? n : -1;
 }
 
-/* A login or granted address: local part and domain, domain local in c. */
+/*
+ * A login or granted address: local part and domain, domain local in c;
+ * lowercased whole, as sessions hold logins (session_auth.c), so that no
+ * spelling of a login escapes its rules.
+ */
+static int	parse_local_address_as_is(const struct config *, const char *,
+		    char *, int);
+
 static int
 parse_local_address(const struct config *c, const char *word, char *out,
+    int allow_domain)
+{
+	int rc = parse_local_address_as_is(c, word, out, allow_domain);
+	char *p;
+
+	for (p = out; rc == 0 && *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return rc;
+}
+
+static int
+parse_local_address_as_is(const struct config *c, const char *word, char *out,
     int allow_domain)
 {
 	const char *why;

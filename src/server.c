@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "oauth.h"
 #include "policy.h"
 #include "queue.h"
 #include "server.h"
@@ -107,6 +108,7 @@ server_reload(struct server *srv, char *why, size_t whylen)
 	restart_keys(old, c);
 	queue_reload(c);
 	abuse_reload(c);
+	oauth_prefetch(c);
 	pthread_mutex_lock(&srv->lock);
 	srv->conf = c;
 	old_ctx = srv->ssl_ctx;

@@ -13,6 +13,7 @@
  * SASL steps may block (saslauthd, hashing) and run on the loop's auth
  * pool; while one runs the session reads nothing, so replies keep order.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,9 +126,10 @@ static void
 auth_done(struct worker_job *job)
 {
 	struct session *s = SESSION_OF_JOB(job);
-	char b64[AUTH_LINE_MAX];
+	char b64[AUTH_LINE_MAX], lower[SMTP_ADDR_MAX + 1];
 	unsigned int n;
 	const char *user;
+	size_t i;
 	int banned;
 
 	s->job_pending = 0;
@@ -158,6 +160,15 @@ auth_done(struct worker_job *job)
 			session_reply(s, "454 4.7.0 Temporary authentication failure");
 			break;
 		}
+		/*
+		 * Logins are held lowercased: a directory or a token that takes
+		 * "Carol@Example.test" for carol@example.test must not make
+		 * another login of it for the rules, limits and logs.
+		 */
+		for (i = 0; user[i] != '\0'; i++)
+			lower[i] = (char)tolower((unsigned char)user[i]);
+		lower[i] = '\0';
+		user = lower;
 		if (policy_check_scope(user, s->client, s->scope_why,
 		    sizeof(s->scope_why)) != NULL) {
 			/* Refused like a wrong password: no oracle. */

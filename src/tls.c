@@ -174,10 +174,19 @@ tls_peer_cert(SSL *ssl, char *fp, size_t fplen, char *cn, size_t cnlen)
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && fplen > 2 * mdlen)
 		for (i = 0; i < mdlen; i++)
 			snprintf(fp + 2 * i, fplen - 2 * i, "%02x", md[i]);
-	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
-	    cn, (int)cnlen);
-	if (n < 0 || (size_t)n >= cnlen || memchr(cn, '\0', (size_t)n) != NULL)
-		cn[0] = '\0';	/* none, or one with a NUL in it: no name */
+	/* The CN as it is: one too long, or with a NUL in it, is no name. */
+	if ((n = X509_NAME_get_index_by_NID(X509_get_subject_name(x),
+	    NID_commonName, -1)) >= 0) {
+		const ASN1_STRING *d = X509_NAME_ENTRY_get_data(
+		    X509_NAME_get_entry(X509_get_subject_name(x), n));
+		int dl = ASN1_STRING_length(d);
+
+		if (dl > 0 && (size_t)dl < cnlen &&
+		    memchr(ASN1_STRING_get0_data(d), '\0', (size_t)dl) == NULL) {
+			memcpy(cn, ASN1_STRING_get0_data(d), (size_t)dl);
+			cn[dl] = '\0';
+		}
+	}
 	verified = SSL_get_verify_result(ssl) == X509_V_OK;
 	X509_free(x);
 	ERR_clear_error();

@@ -283,6 +283,15 @@ class OAuthTest(h.DaemonTestCase):
             r"event=auth result=ok user=alice@example\.test mech=OAUTHBEARER",
             self.daemon.log())))
 
+    def test_login_is_lowercased(self):
+        c, r = self.auth("OAUTHBEARER", oauthbearer(self.idp.token(
+            login="Alice@Example.TEST")))
+        self.assertReply(r, 235)
+        c.close()
+        self.assertTrue(h.wait_until(lambda: re.search(
+            r"event=auth result=ok user=alice@example\.test mech=OAUTHBEARER",
+            self.daemon.log())))
+
     def test_authzid_must_be_the_login(self):
         c, r = self.auth("OAUTHBEARER", oauthbearer(self.idp.token(),
                                                     "alice@example.test"))
@@ -427,7 +436,12 @@ class OAuthURLTest(h.DaemonTestCase):
         return r
 
     def test_fetch_and_rollover(self):
-        self.assertReply(self.auth(self.idp.token("rsa1")), 235)
+        # Fetched at start, in the background: a login may have to wait
+        # for it, but no login waits for the provider.
+        first = []
+        self.assertTrue(h.wait_until(lambda: first.append(
+            self.auth(self.idp.token("rsa1"))) or first[-1].code == 235,
+            timeout=15, interval=0.3), "%r%s" % (first[-1:], self.log_tail()))
         fetches = len(self.https.requests)
         self.assertEqual(fetches, 1)
         # The provider adds keys.  A kid we do not know: refused while the
@@ -444,6 +458,53 @@ class OAuthURLTest(h.DaemonTestCase):
         self.assertEqual(len(self.https.requests), fetches + 1)
         self.assertReply(self.auth(self.idp.token("ed1")), 235)
         self.assertEqual(len(self.https.requests), fetches + 1)
+
+
+class OAuthSlowProviderTest(h.DaemonTestCase):
+    """jwks_url at a server that takes connections and never answers: one
+    fetch at a time, and logins of every other kind go on meanwhile."""
+
+    @classmethod
+    def configure(cls, env):
+        import socket as so
+        cls.idp = TokenMaker()
+        cls.hole = so.socket()
+        cls.hole.bind(("127.0.0.1", 0))
+        cls.hole.listen(64)
+        cls.addClassCleanup(cls.hole.close)
+        return {"auth": {"mechanisms": ["PLAIN", "OAUTHBEARER"],
+                         "oauth": {"issuer": ISSUER, "audience": AUDIENCE,
+                                   "jwks_url": "https://127.0.0.1:%d/jwks"
+                                   % cls.hole.getsockname()[1]}},
+                "limits": {"auth_failures": 1000, "auth_login_failures": 1000}}
+
+    def test_a_hanging_provider_stalls_nothing(self):
+        import concurrent.futures
+        import select
+
+        def oauth():
+            c = self.plain()
+            c.open_tls()
+            r = c.cmd("AUTH OAUTHBEARER " + oauthbearer(self.idp.token()),
+                      timeout=10)
+            if r.code == 334:
+                r = c.cmd(B64("\x01"), timeout=10)
+            c.close()
+            return r.code
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            codes = list(ex.map(lambda _: oauth(), range(8)))
+            # A password login meanwhile is answered as ever.
+            c = self.tls()
+            self.assertReply(c.login(timeout=5), 235)
+            c.close()
+        self.assertEqual(codes, [535] * 8)
+        # One connection to the provider, not one per attempt.
+        conns = []
+        while select.select([self.hole], [], [], 0)[0]:
+            conns.append(self.hole.accept()[0])
+        for x in conns:
+            x.close()
+        self.assertEqual(len(conns), 1)
 
 
 # ====================================================================
@@ -557,13 +618,32 @@ class LDAPTest(h.DaemonTestCase):
         cls.addClassCleanup(cls.slapd.stop)
         sock, cls.saslauthd = start_saslauthd(env.dir, port)
         cls.addClassCleanup(cls.saslauthd.stop)
+        limits = env.write_file("login-limits",
+                                "carol@example.test 100 100 networks=127.0.5.0/24\n")
         return {"auth": {"mechanisms": ["PLAIN", "LOGIN"], "pwcheck": "saslauthd",
-                         "saslauthd_path": sock}}
+                         "saslauthd_path": sock},
+                "limits": {"login_limits_file": limits, "auth_failures": 1000,
+                           "auth_login_failures": 1000}}
+
+    def test_scope_holds_in_any_case(self):
+        # The directory takes CAROL for carol; her networks= rule must too.
+        for user in ("carol@example.test", "CAROL@example.test",
+                     "carol@EXAMPLE.test"):
+            with self.subTest(user=user):
+                c = h.SMTPClient("127.0.0.1", self.port, source="127.0.0.1")
+                c.open_tls()
+                self.assertReply(c.login(user, LDAP_USERS["carol"]), 535)
+                c.close()
+        c = h.SMTPClient("127.0.0.1", self.port, source="127.0.5.3")
+        c.open_tls()
+        self.assertReply(c.login("Carol@Example.test", LDAP_USERS["carol"]), 235)
+        self.assertReply(c.cmd("MAIL FROM:<carol@example.test>"), 250)
+        c.close()
 
     def test_directory_logins(self):
         for uid, pw in LDAP_USERS.items():
             with self.subTest(uid=uid):
-                c = self.tls()
+                c = self.tls(source="127.0.5.1")
                 self.assertReply(c.login(uid + "@example.test", pw), 235)
                 self.assertReply(c.cmd("MAIL FROM:<%s@example.test>" % uid), 250)
                 c.close()
