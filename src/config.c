@@ -250,6 +250,12 @@ check_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
 }
 
 static int
+check_port_or_zero(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return check_range(cfg, opt, 0, 65535);
+}
+
+static int
 check_signals(cfg_t *cfg, cfg_opt_t *opt)
 {
 	return check_range(cfg, opt, 1, 4);
@@ -720,6 +726,12 @@ static cfg_opt_t dkim_opts[] = {
 	CFG_END()
 };
 
+static cfg_opt_t metrics_opts[] = {
+	CFG_STR("address", "127.0.0.1", CFGF_NONE),
+	CFG_INT("port", 0, CFGF_NONE),
+	CFG_END()
+};
+
 static cfg_opt_t abuse_opts[] = {
 	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
 	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
@@ -787,6 +799,7 @@ static cfg_opt_t opts[] = {
 	CFG_SEC("queue", queue_opts, CFGF_NONE),
 	CFG_SEC("dkim", dkim_opts, CFGF_MULTI),
 	CFG_SEC("abuse", abuse_opts, CFGF_NONE),
+	CFG_SEC("metrics", metrics_opts, CFGF_NONE),
 	CFG_STR("resolver", NULL, CFGF_NODEFAULT),
 	CFG_END()
 };
@@ -861,6 +874,8 @@ static const struct {
 	{ "dkim|domain", check_hostname },
 	{ "dkim|selector", check_selector },
 	{ "dkim|key", check_readable },
+	{ "metrics|address", check_nonempty },
+	{ "metrics|port", check_port_or_zero },
 	{ "abuse|notify", check_address },
 	{ "abuse|signals", check_signals },
 	{ "abuse|burst_floor", check_positive },
@@ -1415,6 +1430,9 @@ config_copy(cfg_t *cfg, const char *path)
 		config_free(c);
 		return NULL;
 	}
+	c->metrics_address = xstrdup(cfg_getstr(cfg_getsec(cfg, "metrics"),
+	    "address"));
+	c->metrics_port = cfg_getint(cfg_getsec(cfg, "metrics"), "port");
 	{
 		cfg_t *a = cfg_getsec(cfg, "abuse");
 		char buf[SMTP_ADDR_MAX + 1];
@@ -1512,6 +1530,7 @@ config_free(struct config *c)
 	}
 	free(c->dkim);
 	free(c->abuse_notify);
+	free(c->metrics_address);
 	free(c->authserv_id);
 	free_list(c->local_domains, c->nlocal_domains);
 	free_list(c->internal_only, c->ninternal_only);

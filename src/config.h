@@ -136,6 +136,8 @@ struct config {
 	char		*resolver;		/* c-ares server list, or NULL */
 	struct dkim_key	*dkim;			/* dkim sections (dkim.h) */
 	size_t		 ndkim;
+	char		*metrics_address;	/* section metrics (metrics.h) */
+	int		 metrics_port;		/* 0: no metrics */
 	int		 abuse_enabled;		/* section abuse (abuse.h) */
 	int		 abuse_dry_run;
 	char		*abuse_notify;

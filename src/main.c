@@ -42,6 +42,7 @@
 #include "https.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "oauth.h"
 #include "policy.h"
 #include "queue.h"
@@ -437,7 +438,8 @@ main(int argc, char *argv[])
 	oauth_prefetch(conf);
 	loops_pools(&srv);
 	/* Suspensions first: the queue loads messages that they hold. */
-	if (abuse_init(&srv) == -1 || queue_init(&srv) == -1)
+	if (abuse_init(&srv) == -1 || queue_init(&srv) == -1 ||
+	    metrics_init(&srv) == -1)
 		goto out;
 
 
@@ -456,6 +458,7 @@ main(int argc, char *argv[])
 
 	listener_free();
 	control_close();
+	metrics_shutdown();
 	https_shutdown();	/* requests under way finish first */
 	for (k = 0; k < srv.nloops; k++) {
 		worker_pool_free(srv.loops[k].io_pool);

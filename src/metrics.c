@@ -31,7 +31,7 @@ static const char *const versions[] = { "TLSv1.2", "TLSv1.3", "other" };
 #define NVERSIONS	(sizeof(versions) / sizeof(versions[0]))
 static uint64_t tls_count[NVERSIONS];
 
-static const char *const reasons[] = { "quit", "eof", "timeout", "error",
+static const char *const reasons[] = { "closed", "eof", "timeout", "error",
     "tls-error", "shutdown", "proxy-error", "other" };
 #define NREASONS	(sizeof(reasons) / sizeof(reasons[0]))
 static uint64_t end_count[NREASONS];

@@ -38,6 +38,7 @@
 #include "dns.h"
 #include "https.h"
 #include "log.h"
+#include "metrics.h"
 #include "sts.h"
 #include "tlsrpt.h"
 #include "queue.h"
@@ -866,6 +867,7 @@ apply_results(struct qmsg *qm, const struct delivery_msg *dm)
 		if (dr->result == DELIVERY_OK) {
 			r->state = R_DELIVERED;
 			STAT_ADD(srv, delivered, 1);
+			metrics_delivery_time((double)(time(NULL) - qm->arrival));
 			changed = 1;
 		} else if (dr->result == DELIVERY_PERMFAIL) {
 			r->state = R_FAILED;
@@ -1354,6 +1356,24 @@ size_t
 queue_length(void)
 {
 	return nmsgs;
+}
+
+long
+queue_oldest_age(void)
+{
+	const struct qmsg *qm;
+	time_t now = time(NULL), oldest = now;
+
+	TAILQ_FOREACH(qm, &msgs, entry)
+		if (!qm->removing && qm->arrival < oldest)
+			oldest = qm->arrival;
+	return (long)(now - oldest);
+}
+
+int
+queue_connections(void)
+{
+	return active_jobs;
 }
 
 static void

@@ -56,5 +56,9 @@ int	queue_flush(const char *id, struct evbuffer *out);	/* id NULL: all */
 int	queue_delete(const char *id, struct evbuffer *out);
 int	queue_hold(const char *id, int hold, struct evbuffer *out);
 size_t	queue_length(void);
+/* Seconds since the oldest queued message arrived (0: none); loop 0. */
+long	queue_oldest_age(void);
+/* Delivery connections open now; loop 0. */
+int	queue_connections(void);
 
 #endif

@@ -35,6 +35,7 @@
 #include "abuse.h"
 #include "certmap.h"
 #include "config.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "session.h"
 #include "session_int.h"
@@ -68,6 +69,7 @@ session_reply(struct session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 	if (line[0] == '4' || line[0] == '5') {
 		STAT_ADD(s->srv, rejects, 1);
+		metrics_refusal(line);
 		if (line[0] == '5')
 			s->errors++;
 		log_info("session=%s client=%s user=%s cmd=%s action=reject reply=%s",
@@ -139,6 +141,7 @@ session_close(struct session *s, const char *reason)
 	log_info("session=%s client=%s user=%s event=disconnect reason=%s messages=%d",
 	    s->id, s->client, log_str(s->authed ? s->login : NULL), reason,
 	    s->messages);
+	metrics_session_end(reason);
 	s->dead = 1;
 	if (s->job_pending) {
 		/* The job's done callback frees us; stop all I/O meanwhile. */
@@ -236,6 +239,7 @@ tls_record(struct session *s)
 	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s %s", s->tls_version,
 	    s->tls_cipher);
 	STAT_ADD(s->srv, tls_handshakes, 1);
+	metrics_tls(s->tls_version);
 	log_info("session=%s client=%s event=tls version=%s cipher=%s bits=%u",
 	    s->id, s->client, s->tls_version, s->tls_cipher, s->tls_bits);
 	if (s->conf->auth_client_ca_pem != NULL)

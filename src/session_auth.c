@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "auth_parse.h"
 #include "config.h"
+#include "metrics.h"
 #include "session_int.h"
 
 #define AUTH_WAIT_POLL_MS	50	/* re-check a full attempt budget */
@@ -82,6 +83,7 @@ auth_fail_now(struct session *s, const char *why, const char *reply)
 
 	attempt_end(s, POLICY_AUTH_FAILED, &banned);
 	STAT_ADD(s->srv, auth_failed, 1);
+	metrics_auth(s->mech, 0);
 	log_info("session=%s client=%s event=auth result=fail mech=%s user=%s "
 	    "reason=%s", s->id, s->client, s->mech,
 	    log_str(s->auth_user[0] ? s->auth_user : NULL), log_str(why));
@@ -181,6 +183,7 @@ auth_done(struct worker_job *job)
 		s->authed = 1;
 		attempt_end(s, POLICY_AUTH_OK, &banned);
 		STAT_ADD(s->srv, auth_ok, 1);
+		metrics_auth(s->mech, 1);
 		log_info("session=%s client=%s event=auth result=ok user=%s mech=%s",
 		    s->id, s->client, log_str(s->login), s->mech);
 		session_reply(s, "235 2.7.0 Authentication successful");
@@ -236,6 +239,7 @@ auth_refuse(struct session *s, enum policy_auth_result result)
 
 	tv.tv_sec = attempt_end(s, result, &banned);
 	STAT_ADD(s->srv, auth_failed, 1);
+	metrics_auth(s->mech, 0);
 	log_info("session=%s client=%s event=auth result=fail mech=%s user=%s "
 	    "reason=%s tarpit=%ld", s->id, s->client, s->mech,
 	    log_str(s->auth_user[0] ? s->auth_user : NULL),

@@ -21,6 +21,7 @@
 
 #include "abuse.h"
 #include "config.h"
+#include "metrics.h"
 #include "dkim.h"
 #include "headers.h"
 #include "queue.h"
@@ -126,6 +127,11 @@ commit_done(struct worker_job *job)
 		if (!s->dead)
 			session_reply(s, "%s", spool_error_reply(s->commit_errno));
 	} else {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		metrics_commit_latency((double)(now.tv_sec - s->dot_time.tv_sec) +
+		    (now.tv_nsec - s->dot_time.tv_nsec) / 1e9);
 		s->spool_open = 0;	/* it is the queue's now */
 		s->messages++;
 		STAT_ADD(s->srv, messages, 1);
@@ -170,6 +176,7 @@ data_end(struct session *s)
 		session_set_timeout(s, s->conf->timeout_command);
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &s->dot_time);
 	s->job.work = commit_work;
 	s->job.done = commit_done;
 	s->job_pending = 1;

@@ -137,6 +137,7 @@ struct session {
 	const char		*auth_out;
 	unsigned int		 auth_outlen;
 	const char		*auth_why;
+	struct timespec		 dot_time;	/* the final dot: for the metrics */
 	int			 commit_rc;
 	int			 commit_errno;
 };
