@@ -864,8 +864,11 @@ class GlobalConnectionsTest(AddressCase):
     env_args = dict(limits={"connections": 3})
 
     def test_global_cap(self):
-        self.assertTrue(h.wait_until(
-            lambda: not self.sessions_of("127.0.0.1")), self.log_tail())
+        # The harness's readiness probe (from 127.0.0.1) may still be in
+        # the accept queue: wait until the daemon has seen it come and go.
+        self.assertTrue(h.wait_until(lambda: re.search(
+            r"client=127\.0\.0\.1 event=connect", self.daemon.full_log()) and
+            not self.sessions_of("127.0.0.1")), self.log_tail())
         held = [self.banner("127.0.0.%d" % i) for i in (6, 7, 8)]
         for _, r in held:
             self.assertReply(r, 220)
