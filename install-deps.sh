@@ -12,7 +12,8 @@ build="build-essential autoconf automake pkg-config netbase libssl-dev libevent-
 	libconfuse-dev libjansson-dev libc-ares-dev libcurl4-openssl-dev zlib1g-dev openssl swaks"
 test="clang python3 curl msmtp python3-aiosmtpd dnsmasq-base nmap mandoc
 	nsd unbound ldnsutils python3-dkim python3-nacl python3-jwt
-	python3-cryptography slapd haproxy prometheus systemd"
+	python3-cryptography slapd haproxy prometheus systemd debhelper lintian
+	fakeroot"
 
 packages=$build
 [ "${1:-}" = test ] && packages="$build $test"

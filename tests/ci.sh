@@ -50,6 +50,27 @@ echo "== distcheck"
 	echo "distcheck FAILED"; status=1; failed=$((failed + 1)); }
 [ "$status" = 0 ] && passed=$((passed + 1))
 
+echo "== debian package (dpkg-buildpackage -b, lintian)"
+debdir=$top/build-ci-deb
+rm -rf "$debdir"
+mkdir -p "$debdir/submitd"
+# From the files git knows, as a clean clone has them.
+(cd "$top" && git ls-files -z | tar --null -cf - -T -) | tar -xf - -C "$debdir/submitd"
+if (cd "$debdir/submitd" && dpkg-buildpackage -us -uc -b >"$debdir/build.log" 2>&1); then
+	lintian --tag-display-limit 0 --allow-root "$debdir"/submitd_*_amd64.deb \
+	    >"$debdir/lintian.log" 2>&1 || true
+	cat "$debdir/lintian.log"
+	if grep -q '^E: ' "$debdir/lintian.log"; then
+		echo "lintian: errors"; status=1; failed=$((failed + 1))
+	else
+		echo "built $(basename "$debdir"/submitd_*_amd64.deb)"
+		passed=$((passed + 1))
+	fi
+else
+	tail -40 "$debdir/build.log"
+	echo "dpkg-buildpackage FAILED"; status=1; failed=$((failed + 1))
+fi
+
 echo "== fuzz smoke run (libFuzzer)"
 fuzzdir=$top/build-ci-fuzz
 mkdir -p "$fuzzdir"
