@@ -35,6 +35,7 @@
 
 #include "auth.h"
 #include "oauth.h"
+#include "sasldb.h"
 #include "auth_parse.h"
 #include "config.h"
 #include "log.h"
@@ -81,7 +82,7 @@ auth_getopt(void *context, const char *plugin, const char *option,
 	if (strcmp(option, "pwcheck_method") == 0)
 		*result = c->auth_pwcheck;
 	else if (strcmp(option, "auxprop_plugin") == 0)
-		*result = "sasldb";
+		*result = SASLDB_PLUGIN;	/* sasldb.c: one open per worker */
 	else if (strcmp(option, "sasldb_path") == 0)
 		*result = c->auth_sasldb;
 	else if (strcmp(option, "mech_list") == 0)
@@ -192,6 +193,10 @@ auth_init(const struct config *conf, const unsigned char *secret,
 	memcpy(auth_secret, secret, secretlen < sizeof(auth_secret) ?
 	    secretlen : sizeof(auth_secret));
 	sasl_set_mutex(mutex_alloc, mutex_lock, mutex_unlock, mutex_free);
+	if (sasldb_register() == -1) {
+		log_errx("event=sasl-init error=\"cannot add the sasldb plug-in\"");
+		return -1;
+	}
 	if ((rc = sasl_server_init(auth_callbacks, "smtp")) != SASL_OK) {
 		log_errx("event=sasl-init error=%s",
 		    log_str(sasl_errstring(rc, NULL, NULL)));

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
+#include "sasldb.h"
 #include "server.h"
 #include "tlsrpt.h"
 
@@ -75,6 +76,7 @@ cmd_stats(struct server *srv, const char *arg, struct evbuffer *out)
 	    "auth_bans %llu\nauth_login_locks %llu\n", ps.banned_addresses,
 	    ps.locked_logins, (unsigned long long)ps.bans,
 	    (unsigned long long)ps.login_locks);
+	evbuffer_add_printf(out, "sasldb_opens %lu\n", sasldb_opens());
 	abuse_stats(&as);
 	evbuffer_add_printf(out, "abuse_suspended_logins %zu\nabuse_suspensions %llu\n"
 	    "abuse_would_suspend %llu\n", as.suspended,
