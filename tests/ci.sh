@@ -45,6 +45,10 @@ suite() {
 suite plain
 suite sanitizers --enable-sanitizers
 
+echo "== systemd unit"
+(cd "$top/build-ci-plain" && top_builddir=$PWD sh "$top/tests/unit_security.sh") ||
+    true	# counted in make check; printed here for the record
+
 echo "== distcheck"
 (cd "$top/build-ci-plain" && make -s distcheck >/dev/null 2>&1) || {
 	echo "distcheck FAILED"; status=1; failed=$((failed + 1)); }
