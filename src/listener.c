@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "config.h"
@@ -28,6 +29,7 @@ struct listener {
 	struct evconnlistener	*evl;
 	struct loop		*loop;
 	const struct listen_conf *conf;
+	struct event		*resume;	/* after running out of descriptors */
 };
 
 static struct listener *listeners;
@@ -43,13 +45,35 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 }
 
 static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (l->evl != NULL)
+		evconnlistener_enable(l->evl);
+}
+
+/*
+ * EMFILE and friends: the pending connection stays in the backlog and the
+ * socket stays readable, so retrying at once would spin; accept nothing on
+ * this listener for a second (sessions end, descriptors come back).
+ */
+static void
 accept_error_cb(struct evconnlistener *evl, void *arg)
 {
+	struct listener *l = arg;
+	struct timeval second = { 1, 0 };
 	int e = EVUTIL_SOCKET_ERROR();
 
-	/* EMFILE and friends: log and carry on; libevent retries. */
-	log_warnx("event=accept error=%s",
-	    log_str(evutil_socket_error_to_string(e)));
+	log_warnx("event=accept port=%d error=%s action=\"paused for a second\"",
+	    l->conf->port, log_str(evutil_socket_error_to_string(e)));
+	evconnlistener_disable(evl);
+	if (l->resume == NULL)
+		l->resume = evtimer_new(l->loop->base, resume_cb, l);
+	if (l->resume == NULL || evtimer_add(l->resume, &second) == -1)
+		evconnlistener_enable(evl);	/* better a spin than deaf */
 }
 
 static evutil_socket_t
@@ -139,6 +163,9 @@ listener_close(struct loop *loop)
 		if (listeners[i].evl != NULL && listeners[i].loop == loop) {
 			evconnlistener_free(listeners[i].evl);
 			listeners[i].evl = NULL;
+			if (listeners[i].resume != NULL)
+				event_free(listeners[i].resume);
+			listeners[i].resume = NULL;
 		}
 }
 

@@ -107,7 +107,7 @@ metrics_refusal(const char *reply)
 	} else
 		snprintf(code, sizeof(code), "none");
 	for (i = 0; i < NCODES; i++) {
-		if (GET(&codes[i][0]) == '\0') {
+		if (__atomic_load_n(&codes[i][0], __ATOMIC_ACQUIRE) == '\0') {
 			char expected = '\0';
 
 			/* Claim the slot; another thread may take it first. */
@@ -119,7 +119,7 @@ metrics_refusal(const char *reply)
 			memcpy(codes[i] + 1, code + 1, sizeof(codes[i]) - 1);
 			__atomic_store_n(&codes[i][0], code[0], __ATOMIC_RELEASE);
 		}
-		while (GET(&codes[i][0]) == 'x')
+		while (__atomic_load_n(&codes[i][0], __ATOMIC_ACQUIRE) == 'x')
 			;	/* being written: a few instructions */
 		if (strcmp(codes[i], code) == 0) {
 			ADD(&code_count[i], 1);
@@ -227,8 +227,9 @@ page(struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP submitd_refusals_total 4xx and 5xx "
 	    "replies to clients, by enhanced status code.\n"
 	    "# TYPE submitd_refusals_total counter\n");
-	for (i = 0; i < NCODES && GET(&codes[i][0]) != '\0'; i++)
-		if (GET(&codes[i][0]) != 'x')
+	for (i = 0; i < NCODES &&
+	    __atomic_load_n(&codes[i][0], __ATOMIC_ACQUIRE) != '\0'; i++)
+		if (__atomic_load_n(&codes[i][0], __ATOMIC_ACQUIRE) != 'x')
 			evbuffer_add_printf(b, "submitd_refusals_total{code=\"%s\"} "
 			    "%llu\n", codes[i], (unsigned long long)GET(&code_count[i]));
 	evbuffer_add_printf(b, "# HELP submitd_recipients_total Recipients by "
@@ -282,6 +283,9 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	page(b);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
+	/* One request a connection: pipelined ones cannot pile up unread. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+	    "close");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -747,6 +748,14 @@ session_begin(struct session *s)
 	if (s->connect_refusal != NULL)
 		log_info("session=%s client=%s event=refuse reply=%s", s->id,
 		    s->client, log_str(s->connect_refusal));
+	if (s->connect_refusal != NULL && s->listen->tls == LISTEN_IMPLICIT) {
+		/*
+		 * Its 421 could only follow a TLS handshake, which would hold
+		 * the slot the limit refused it: close at once.
+		 */
+		session_close(s, "refused");
+		return;
+	}
 	if (s->listen->tls == LISTEN_IMPLICIT) {
 		if (tls_wrap(s) == -1)
 			session_close(s, "tls-error");
@@ -819,6 +828,10 @@ proxy_readcb(evutil_socket_t fd, short what, void *arg)
 	s->proxy_buf = NULL;
 	snprintf(was, sizeof(was), "%s", s->client);
 	if (!pi.local) {
+		/* An IPv4 client of a v6 balancer: logged as IPv4, as it is. */
+		if (strncasecmp(pi.src, "::ffff:", 7) == 0 &&
+		    strchr(pi.src + 7, ':') == NULL && strchr(pi.src + 7, '.') != NULL)
+			memmove(pi.src, pi.src + 7, strlen(pi.src + 7) + 1);
 		snprintf(s->client, sizeof(s->client), "%s", pi.src);
 		snprintf(s->sasl_remote, sizeof(s->sasl_remote), "%s;%u", pi.src,
 		    pi.src_port);
@@ -879,6 +892,17 @@ session_start(struct loop *loop, evutil_socket_t fd,
 	log_info("session=%s client=%s event=connect port=%d tls=%s%s", s->id,
 	    s->client, l->port, l->tls == LISTEN_IMPLICIT ? "implicit" : "starttls",
 	    l->proxy ? " proxy=required" : "");
+	/*
+	 * The cap on all connections holds before anything is read: a PROXY
+	 * header or a TLS handshake must not keep a slot the cap refuses.
+	 * (Per-address limits need the client's address: after the header.)
+	 */
+	if (STAT_GET(srv, sessions_now) > (uint64_t)s->conf->connections) {
+		log_info("session=%s client=%s event=refuse reason=\"limits."
+		    "connections reached\"", s->id, s->client);
+		session_close(s, "refused");
+		return;
+	}
 	if (l->proxy) {
 		proxy_wait(s);
 		return;

@@ -110,6 +110,26 @@ class MetricsTest(h.DaemonTestCase):
         self.assertTrue(self.scrape("/metrics", "POST")[0].startswith(
             ("405", "501")))
 
+    def test_pipelined_requests_do_not_pile_up(self):
+        # One request a connection: a client that pipelines and never reads
+        # cannot make the daemon keep its requests (or replies) around.
+        import socket
+        s = socket.create_connection(("127.0.0.1", self.mport), 5)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        s.settimeout(5)
+        got = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        self.assertEqual(got.count(b"HTTP/1.1 200"), 1)
+        self.assertIn(b"Connection: close", got)
+
     def test_bad_port_is_refused(self):
         conf = self.env.write_config(
             path=os.path.join(self.env.dir, "bad-metrics.conf"),

@@ -879,6 +879,81 @@ class GlobalConnectionsTest(AddressCase):
         self.assertReply(self.banner("127.0.0.9")[1], 220)
 
 
+class ImplicitCapTest(AddressCase):
+    """The cap on connections on an implicit-TLS listener: a refused
+    connection is closed at once, not after a TLS handshake that would hold
+    the slot the cap refused it."""
+    env_args = dict(implicit=True, limits={"connections": 3})
+
+    def test_refused_before_the_handshake(self):
+        import socket
+        self.assertTrue(h.wait_until(lambda: re.search(
+            r"client=127\.0\.0\.1 event=connect", self.daemon.full_log()) and
+            not self.sessions_of("127.0.0.1")), self.log_tail())
+        held = []
+        for i in range(3):
+            s = socket.socket()
+            s.bind(("127.0.0.%d" % (40 + i), 0))
+            s.connect(("127.0.0.1", self.env.implicit_port))
+            held.append(s)
+        self.assertTrue(h.wait_until(lambda: all(
+            self.sessions_of("127.0.0.%d" % (40 + i)) for i in range(3))))
+        s = socket.socket()
+        s.bind(("127.0.0.44", 0))
+        s.connect(("127.0.0.1", self.env.implicit_port))
+        s.settimeout(5)
+        try:
+            got = s.recv(100)
+        except ConnectionResetError:
+            got = b""
+        self.assertEqual(got, b"")      # no ServerHello is waited for
+        s.close()
+        for x in held:
+            x.close()
+
+
+class DescriptorsTest(AddressCase):
+    """Out of file descriptors: the listener pauses instead of spinning on
+    accept, and takes clients again once descriptors are back."""
+    env_args = dict(limits={"connections": 10000, "connections_per_ip": 10000,
+                            "connection_rate": 0})
+
+    def test_emfile_pauses_the_listener(self):
+        import socket
+        subprocess.run(["prlimit", "--pid", str(self.daemon.pid),
+                        "--nofile=64:"], check=True)
+        socks = []
+        for i in range(120):
+            s = socket.socket()
+            s.bind(("127.0.1.%d" % (1 + i % 200), 0))
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except OSError:
+                s.close()
+                break
+            socks.append(s)
+        self.assertTrue(h.wait_until(lambda: "paused for a second" in
+                                     self.daemon.log(), 10), self.log_tail())
+        # At most one error line per pause: a spin logged thousands.
+        time.sleep(2)
+        errors = len(re.findall(r"event=accept port=%d error=" % self.port,
+                                self.daemon.log()))
+        self.assertLess(errors, 20)
+        for s in socks:
+            s.close()
+        subprocess.run(["prlimit", "--pid", str(self.daemon.pid),
+                        "--nofile=4096:"], check=True)
+        def banner():
+            try:
+                c = h.SMTPClient("127.0.0.1", self.port)
+                r = c.reply()
+                c.close()
+                return r.code == 220
+            except (OSError, AssertionError):
+                return False
+        self.assertTrue(h.wait_until(banner, 15), self.log_tail())
+
+
 class AuthLockoutTest(AddressCase):
     env_args = dict(limits={"auth_failures": 3, "auth_failure_window": 600,
                             "auth_ban": 60})
