@@ -5,7 +5,7 @@
  *
  * Owns: turning bytes fetched from the network into checked values.  Not:
  * fetching (https.c), caching or deciding what a delivery does
- * (tlspolicy.c).  Every function takes a byte range that may hold any
+ * (delivery_tls.c).  Every function takes a byte range that may hold any
  * byte, never reads outside it, and allocates nothing.
  */
 #ifndef SUBMITD_MTA_STS_H
