@@ -894,10 +894,12 @@ session_start(struct loop *loop, evutil_socket_t fd,
 	    l->proxy ? " proxy=required" : "");
 	/*
 	 * The cap on all connections holds before anything is read: a PROXY
-	 * header or a TLS handshake must not keep a slot the cap refuses.
-	 * (Per-address limits need the client's address: after the header.)
+	 * header or a TLS handshake must not keep a slot the cap refuses (a
+	 * STARTTLS listener's refusal is its 421 banner, below).  Per-address
+	 * limits need the client's address: after the header.
 	 */
-	if (STAT_GET(srv, sessions_now) > (uint64_t)s->conf->connections) {
+	if ((l->proxy || l->tls == LISTEN_IMPLICIT) &&
+	    STAT_GET(srv, sessions_now) > (uint64_t)s->conf->connections) {
 		log_info("session=%s client=%s event=refuse reason=\"limits."
 		    "connections reached\"", s->id, s->client);
 		session_close(s, "refused");
