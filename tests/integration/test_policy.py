@@ -819,6 +819,15 @@ class AddressCase(PolicyCase):
         self.refused(r, code, enhanced, user=None, client=source)
         self.assertTrue(c.closed_by_peer(), "still open after %s" % r)
 
+    def wait_probes_done(self):
+        """The harness's readiness probes (one per listener, from
+        127.0.0.1) may still be in the accept queue: wait until the daemon
+        has seen them all come and go."""
+        n = len(self.env.listeners())
+        self.assertTrue(h.wait_until(lambda: len(re.findall(
+            r"client=127\.0\.0\.1 event=connect", self.daemon.full_log())) >= n
+            and not self.sessions_of("127.0.0.1"), 10), self.log_tail())
+
     def sessions_of(self, source):
         """Connections from source the daemon has not yet seen close."""
         log = self.daemon.full_log()
@@ -864,11 +873,7 @@ class GlobalConnectionsTest(AddressCase):
     env_args = dict(limits={"connections": 3})
 
     def test_global_cap(self):
-        # The harness's readiness probe (from 127.0.0.1) may still be in
-        # the accept queue: wait until the daemon has seen it come and go.
-        self.assertTrue(h.wait_until(lambda: re.search(
-            r"client=127\.0\.0\.1 event=connect", self.daemon.full_log()) and
-            not self.sessions_of("127.0.0.1")), self.log_tail())
+        self.wait_probes_done()
         held = [self.banner("127.0.0.%d" % i) for i in (6, 7, 8)]
         for _, r in held:
             self.assertReply(r, 220)
@@ -887,9 +892,7 @@ class ImplicitCapTest(AddressCase):
 
     def test_refused_before_the_handshake(self):
         import socket
-        self.assertTrue(h.wait_until(lambda: re.search(
-            r"client=127\.0\.0\.1 event=connect", self.daemon.full_log()) and
-            not self.sessions_of("127.0.0.1")), self.log_tail())
+        self.wait_probes_done()
         held = []
         for i in range(3):
             s = socket.socket()
