@@ -177,9 +177,8 @@ backend b_v2tls
     def test_without_a_header(self):
         # No banner is ever sent to a connection without a header; it is
         # closed at the handshake timeout (2 s here).
-        t = time.monotonic()
+        # (raw gives None when nothing came within 6 s: not closed.)
         self.assertEqual(self.raw(b"", wait=6), b"")
-        self.assertLess(time.monotonic() - t, 6)
         self.assertTrue(h.wait_until(lambda: "no header within the handshake "
                                      "timeout" in self.daemon.log()))
 
