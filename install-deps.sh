@@ -9,7 +9,7 @@ set -eu
 # lacks and without which swaks says "Bad protocol 'tcp'".
 build="build-essential autoconf automake pkg-config netbase libssl-dev libevent-dev
 	libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin
-	libconfuse-dev libjansson-dev libdb5.3-dev libc-ares-dev libcurl4-openssl-dev zlib1g-dev openssl swaks"
+	libconfuse-dev libjansson-dev libunistring-dev libdb5.3-dev libc-ares-dev libcurl4-openssl-dev zlib1g-dev openssl swaks"
 test="clang python3 curl msmtp python3-aiosmtpd dnsmasq-base nmap mandoc
 	nsd unbound ldnsutils python3-dkim python3-nacl python3-jwt
 	python3-cryptography slapd haproxy prometheus systemd debhelper lintian

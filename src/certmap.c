@@ -31,7 +31,7 @@ certmap_parse_line(const char *line, size_t len, struct certmap_entry *e,
 	}
 	llen = (size_t)(end - sp);
 	if (llen > SMTP_ADDR_MAX ||
-	    smtp_parse_address(sp, llen, e->login, &why2) == -1 ||
+	    smtp_parse_address(sp, llen, 0, e->login, &why2) == -1 ||
 	    strchr(e->login, '@') == NULL) {
 		*why = "the login is not an address";
 		return -1;

@@ -435,7 +435,7 @@ check_address(cfg_t *cfg, cfg_opt_t *opt)
 	const char *s = cfg_opt_getnstr(opt, 0), *why;
 	char out[SMTP_ADDR_MAX + 1];
 
-	if (smtp_parse_address(s, strlen(s), out, &why) == -1 ||
+	if (smtp_parse_address(s, strlen(s), 0, out, &why) == -1 ||
 	    strchr(out, '@') == NULL) {
 		cfg_error(cfg, "%s: \"%s\" is not an address", key_name(cfg, opt), s);
 		return -1;

@@ -43,6 +43,7 @@
 #include "delivery_int.h"
 #include "dns.h"
 #include "log.h"
+#include "spool.h"
 
 #define REPLY_LINE_MAX	4096	/* RFC 5321 §4.5.3.1.5 says 512; be lenient */
 #define REPLY_LINES_MAX	200
@@ -422,6 +423,12 @@ ehlo_line(struct client *c, const char *text)
 		c->ext |= EXT_8BITMIME;
 	else if (keyword(text, "SIZE") != NULL)		/* RFC 1870 */
 		c->ext |= EXT_SIZE;
+	else if (keyword(text, "DSN") != NULL)		/* RFC 3461 */
+		c->ext |= EXT_DSN;
+	else if (keyword(text, "SMTPUTF8") != NULL)	/* RFC 6531 */
+		c->ext |= EXT_SMTPUTF8;
+	else if (keyword(text, "REQUIRETLS") != NULL)	/* RFC 8689 */
+		c->ext |= EXT_REQUIRETLS;
 	else if ((p = keyword(text, "AUTH")) != NULL) {	/* RFC 4954 */
 		if (has_word(p, "PLAIN"))
 			c->ext |= EXT_AUTH_PLAIN;
@@ -636,10 +643,46 @@ static void
 send_rcpt(struct client *c)
 {
 	struct delivery_msg *m = msg_current(c);
+	struct delivery_rcpt *r = &m->rcpts[c->si];
+	char notify[64] = "", orcpt[SMTP_ORCPT_MAX + 8] = "";
 
-	delivery_send_cmd(c, "RCPT TO:<%s>", m->rcpts[c->si].addr);
+	/* RFC 3461 §5.2: passed on where DSN is offered, else ours to tell. */
+	if ((c->ext & EXT_DSN) && r->notify != 0) {
+		memcpy(notify, " NOTIFY=", 8);
+		spool_notify_text(r->notify, notify + 8, sizeof(notify) - 8);
+	}
+	if ((c->ext & EXT_DSN) && r->orcpt != NULL)
+		snprintf(orcpt, sizeof(orcpt), " ORCPT=%s", r->orcpt);
+	r->relayed = !(c->ext & EXT_DSN);
+	delivery_send_cmd(c, "RCPT TO:<%s>%s%s", r->addr, notify, orcpt);
 	c->si = next_pending(m, c->si + 1);
 	c->nsent++;
+}
+
+/*
+ * What the message needs of this connection, or NULL: SMTPUTF8 where it
+ * needs it (RFC 6531 §3.4), and for REQUIRETLS (RFC 8689 §4.2.1) TLS with a
+ * verified certificate, a next hop found securely (a configured one, a
+ * DNSSEC-validated MX, MTA-STS in force or DANE) and REQUIRETLS offered.
+ */
+static const char *
+msg_refusal(const struct client *c, const struct delivery_msg *m)
+{
+	if ((m->ext & SPOOL_EXT_UTF8) && !(c->ext & EXT_SMTPUTF8))
+		return "5.6.7 the next hop does not offer SMTPUTF8, which this "
+		    "message needs (RFC 6531)";
+	if (!(m->ext & SPOOL_EXT_REQUIRETLS))
+		return NULL;
+	if (!c->tls || !c->job->tls_verified)
+		return "5.7.10 REQUIRETLS: the next hop has no TLS with a "
+		    "verified certificate";
+	if (!c->job->route.configured && !c->mx_secure &&
+	    c->sts_mode != MTA_STS_ENFORCE && c->level != HOST_DANE)
+		return "5.7.10 REQUIRETLS: the next hop was not found securely "
+		    "(no DNSSEC, MTA-STS or DANE)";
+	if (!(c->ext & EXT_REQUIRETLS))
+		return "5.7.10 REQUIRETLS: the next hop does not offer REQUIRETLS";
+	return NULL;
 }
 
 static void
@@ -665,17 +708,24 @@ static void
 mail_start(struct client *c)
 {
 	struct delivery_msg *m;
-	char size[40] = "";
+	char size[40] = "", dsn[SMTP_ENVID_MAX + 32] = "";
+	const char *why;
 	size_t i;
 
-	while (c->mi < c->job->nmsgs &&
-	    next_pending(msg_current(c), 0) == msg_current(c)->nrcpts)
+	for (;;) {
+		while (c->mi < c->job->nmsgs &&
+		    next_pending(msg_current(c), 0) == msg_current(c)->nrcpts)
+			c->mi++;
+		if (c->mi == c->job->nmsgs) {
+			quit(c);
+			return;
+		}
+		m = msg_current(c);
+		if ((why = msg_refusal(c, m)) == NULL)
+			break;
+		msg_set(c->job, m, DELIVERY_PERMFAIL, why);
 		c->mi++;
-	if (c->mi == c->job->nmsgs) {
-		quit(c);
-		return;
 	}
-	m = msg_current(c);
 	c->mail_sent = 1;
 	c->mail_ok = 0;
 	c->nrcpt = c->nsent = c->nreplied = c->accepted = 0;
@@ -684,8 +734,16 @@ mail_start(struct client *c)
 	c->si = c->ri = next_pending(m, 0);
 	if (c->ext & EXT_SIZE)		/* RFC 1870 §6 */
 		snprintf(size, sizeof(size), " SIZE=%lld", (long long)m->body_size);
-	delivery_send_cmd(c, "MAIL FROM:<%s>%s%s", m->from,
-	    c->ext & EXT_8BITMIME ? " BODY=8BITMIME" : "", size);
+	if ((c->ext & EXT_DSN) && m->ret != SMTP_RET_NONE)
+		snprintf(dsn, sizeof(dsn), " RET=%s", m->ret == SMTP_RET_FULL ?
+		    "FULL" : "HDRS");
+	if ((c->ext & EXT_DSN) && m->envid != NULL)
+		snprintf(dsn + strlen(dsn), sizeof(dsn) - strlen(dsn), " ENVID=%s",
+		    m->envid);
+	delivery_send_cmd(c, "MAIL FROM:<%s>%s%s%s%s%s", m->from,
+	    c->ext & EXT_8BITMIME ? " BODY=8BITMIME" : "", size, dsn,
+	    (m->ext & SPOOL_EXT_SMTPUTF8) && (c->ext & EXT_SMTPUTF8) ?
+	    " SMTPUTF8" : "", m->ext & SPOOL_EXT_REQUIRETLS ? " REQUIRETLS" : "");
 	c->state = ST_MAIL;
 	/* RFC 2920 §3.1: MAIL and RCPTs may go in one group. */
 	if (c->ext & EXT_PIPELINING)

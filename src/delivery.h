@@ -4,7 +4,11 @@
  * Owns: one delivery job: resolve the next hop, connect (trying each
  * address in turn), EHLO, STARTTLS as the route's TLS level demands, AUTH
  * to a smarthost, then for each message MAIL, RCPT, DATA over the same
- * connection, and the per-recipient outcome.  Not: what to deliver when,
+ * connection, and the per-recipient outcome.  What a message came with
+ * travels on: DSN parameters to a next hop that offers DSN (RFC 3461 §5.2),
+ * SMTPUTF8 (a message that needs it goes nowhere else: 5.6.7, RFC 6531
+ * §3.4) and REQUIRETLS (only over verified TLS to a next hop that offers
+ * it, else 5.7.10, RFC 8689 §4.2).  Not: what to deliver when,
  * retries or bounces (queue.c), nor reading the spool's envelope.
  */
 #ifndef SUBMITD_DELIVERY_H
@@ -43,6 +47,8 @@ struct delivery_route {
 	int			 fallback;	/* in the clear-text window after a
 						   failed handshake (level may) */
 	int			 tls_rpt;	/* count sessions for TLS-RPT */
+	int			 tls_optional;	/* "TLS-Required: No": MTA-STS and
+						   DANE ignored (RFC 8689 §5) */
 };
 
 enum delivery_result {
@@ -54,6 +60,9 @@ enum delivery_result {
 
 struct delivery_rcpt {
 	const char		*addr;
+	unsigned		 notify;	/* SMTP_NOTIFY_*, 0 when not given */
+	const char		*orcpt;		/* ORCPT as given, or NULL */
+	int			 relayed;	/* sent to a hop without DSN */
 	enum delivery_result	 result;
 	char			 reply[256];	/* the remote reply, or our reason */
 	const char		*policy;	/* what secured it (static string) */
@@ -67,6 +76,9 @@ struct delivery_msg {
 	int			 fd;		/* the queue file; the client reads it */
 	off_t			 body_offset;	/* where the message starts */
 	off_t			 body_size;
+	unsigned		 ext;		/* SPOOL_EXT_* */
+	int			 ret;		/* enum smtp_ret */
+	const char		*envid;		/* ENVID as given, or NULL */
 	struct delivery_rcpt	*rcpts;
 	size_t			 nrcpts;
 };

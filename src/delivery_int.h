@@ -46,6 +46,9 @@ enum state {
 #define EXT_SIZE	0x08
 #define EXT_AUTH_PLAIN	0x10
 #define EXT_AUTH_LOGIN	0x20
+#define EXT_DSN		0x40
+#define EXT_SMTPUTF8	0x80
+#define EXT_REQUIRETLS	0x100
 
 /* What the TLS of the connection being made must be. */
 enum host_level {

@@ -320,8 +320,8 @@ host_level(struct client *c)
 			c->level = HOST_MAY;
 			break;
 		}
-		c->policy = c->sts_mode == MTA_STS_TESTING ? "mta-sts-testing" :
-		    "none";
+		c->policy = rt->tls_optional ? "tls-required-no" :
+		    c->sts_mode == MTA_STS_TESTING ? "mta-sts-testing" : "none";
 		/*
 		 * The clear-text window after a failed handshake, for a
 		 * domain without a policy only.

@@ -336,7 +336,7 @@ dkim_sign_message(const struct config *conf, const char *msg, size_t len,
 	for (off = 0; off < fields; off += flen) {
 		flen = dkim_field_len(msg + off, fields - off);
 		if (flen > 5 && strncasecmp(msg + off, "From:", 5) == 0) {
-			nfrom = hdr_parse_from(msg + off + 5, flen - 5, from,
+			nfrom = hdr_parse_from(msg + off + 5, flen - 5, 1, from,
 			    HDR_FROM_MAX);
 			break;
 		}

@@ -20,12 +20,14 @@
 #include <string.h>
 
 #include "headers.h"
+#include "utf8.h"
 
 /* A position in a From: field body. */
 struct cur {
 	const char	*s;
 	size_t		 len;
 	size_t		 i;
+	int		 utf8;		/* RFC 6532 §3.2: UTF8-non-ascii allowed */
 };
 
 /* ASCII only: <ctype.h> depends on the locale and wants unsigned char. */
@@ -75,6 +77,19 @@ static int
 is_atext(char c)
 {
 	return is_vchar(c) && strchr("()<>[]:;@\\,.\"", c) == NULL;
+}
+
+/* VCHAR, and with SMTPUTF8 an octet of UTF8-non-ascii (RFC 6532 §3.2). */
+static int
+cur_vchar(const struct cur *c, char ch)
+{
+	return is_vchar(ch) || (c->utf8 && (unsigned char)ch >= 0x80);
+}
+
+static int
+cur_atext(const struct cur *c, char ch)
+{
+	return is_atext(ch) || (c->utf8 && (unsigned char)ch >= 0x80);
 }
 
 size_t
@@ -171,7 +186,7 @@ from_check(struct hdr_info *info, const char *body, size_t len,
 		set_error(info, HDR_ERR_FROM_MISSING);
 	else if (nfields > 1)
 		set_error(info, HDR_ERR_FROM_MULTIPLE);
-	else if ((n = hdr_parse_from(body, len, info->from,
+	else if ((n = hdr_parse_from(body, len, info->utf8, info->from,
 	    HDR_FROM_MAX)) == -1)
 		set_error(info, HDR_ERR_FROM_SYNTAX);
 	if (info->error == HDR_OK)
@@ -196,7 +211,8 @@ ident_add(struct hdr_info *info, const char *field, const char *body,
 
 	if (info->ident_error != NULL)
 		return;
-	if (room == 0 || (n = hdr_parse_from(body, len, addrs, room)) == -1) {
+	if (room == 0 ||
+	    (n = hdr_parse_from(body, len, info->utf8, addrs, room)) == -1) {
 		info->ident_error = field;
 		return;
 	}
@@ -238,6 +254,21 @@ struct field {
 	int		 open;
 };
 
+/* RFC 8689 §5: "TLS-Required:" [FWS] "No" CRLF, "No" in any case. */
+static int
+tls_required_no(const char *body, size_t len)
+{
+	size_t i = 0;
+
+	while (len > 0 && (is_wsp(body[len - 1]) || body[len - 1] == '\r' ||
+	    body[len - 1] == '\n'))
+		len--;
+	while (i < len && (is_wsp(body[i]) || body[i] == '\r' ||
+	    body[i] == '\n'))
+		i++;
+	return ieq(body + i, len - i, "No");
+}
+
 /* The field is complete: note what it says, and drop it when it must go. */
 static void
 field_end(struct field *f, const char *in, size_t *o, const char *const *strip,
@@ -258,6 +289,9 @@ field_end(struct field *f, const char *in, size_t *o, const char *const *strip,
 		info->has_message_id = 1;
 	if (ieq(name, f->nlen, "Date"))
 		info->has_date = 1;
+	if (ieq(name, f->nlen, "TLS-Required"))
+		info->tls_required_no = tls_required_no(in + f->body,
+		    f->end - f->body);
 	if (hdr_name_matches(name, f->nlen, strip, nstrip)) {
 		*o = f->out;	/* what never leaves claims nothing */
 		return;
@@ -275,12 +309,15 @@ field_end(struct field *f, const char *in, size_t *o, const char *const *strip,
 
 size_t
 hdr_rewrite(const char *in, size_t inlen, const char *const *strip,
-    size_t nstrip, const char *authserv_id, char *out, struct hdr_info *info)
+    size_t nstrip, const char *authserv_id, int utf8, char *out,
+    struct hdr_info *info)
 {
 	size_t pos, next, end, nlen, o = 0, nfrom = 0, fbody = 0, fend = 0;
 	struct field f;
 
 	memset(info, 0, sizeof(*info));
+	info->utf8 = utf8;
+	info->eight_bit = !utf8_is_ascii(in, inlen);
 	memset(&f, 0, sizeof(f));
 	for (pos = 0; pos < inlen; pos = next) {
 		next = line_next(in, inlen, pos, &end);
@@ -354,11 +391,11 @@ enclosed(struct cur *c)
 		else if (ch == close && --depth == 0)
 			return 0;
 		else if (ch == '\\') {
-			if (c->i == c->len || (!is_vchar(c->s[c->i]) &&
+			if (c->i == c->len || (!cur_vchar(c, c->s[c->i]) &&
 			    !is_wsp(c->s[c->i])))
 				return -1;
 			c->i++;
-		} else if (!is_vchar(ch))
+		} else if (!cur_vchar(c, ch))
 			return -1;
 	}
 }
@@ -381,7 +418,7 @@ cfws(struct cur *c)
 static int
 word_start(const struct cur *c)
 {
-	return c->i < c->len && (is_atext(c->s[c->i]) ||
+	return c->i < c->len && (cur_atext(c, c->s[c->i]) ||
 	    memchr(".@\"", c->s[c->i], 3) != NULL);
 }
 
@@ -441,7 +478,7 @@ mailbox(struct cur *c, char out[][SMTP_ADDR_MAX + 1], size_t max, size_t *n)
 		c->i++;
 	} else if (nwords != 1)
 		return -1;
-	if (smtp_parse_address(c->s + start, end - start, out[*n],
+	if (smtp_parse_address(c->s + start, end - start, c->utf8, out[*n],
 	    &reply) == -1)
 		return -1;
 	(*n)++;
@@ -487,11 +524,14 @@ address(struct cur *c, char out[][SMTP_ADDR_MAX + 1], size_t max, size_t *n)
 
 /* RFC 5322 §3.6.2: from = "From:" mailbox-list, or address-list (§3.4). */
 int
-hdr_parse_from(const char *body, size_t len, char out[][SMTP_ADDR_MAX + 1],
-    size_t max)
+hdr_parse_from(const char *body, size_t len, int utf8,
+    char out[][SMTP_ADDR_MAX + 1], size_t max)
 {
-	struct cur c = { body, len, 0 };
+	struct cur c = { body, len, 0, utf8 };
 	size_t n = 0;
+
+	if (utf8 && !utf8_valid(body, len))
+		return -1;
 
 	for (;;) {
 		if (address(&c, out, max, &n) == -1 || cfws(&c) == -1)
@@ -520,7 +560,7 @@ int
 hdr_authserv_id(const char *body, size_t len, int arc, char *out,
     size_t outsize)
 {
-	struct cur c = { body, len, 0 };
+	struct cur c = { body, len, 0, 0 };
 	size_t start, n = 0;
 
 	if (outsize == 0 || cfws(&c) == -1)

@@ -42,6 +42,9 @@ struct hdr_info {
 	struct hdr_ident ident[HDR_IDENT_MAX];
 	const char	*ident_error;	/* such a field we cannot read, or NULL */
 	size_t		 authres_removed;	/* fields claiming our authserv-id */
+	int		 utf8;		/* read as RFC 6532 says (the utf8 argument) */
+	int		 eight_bit;	/* the section holds 8-bit octets */
+	int		 tls_required_no;	/* "TLS-Required: No" (RFC 8689 §5) */
 };
 
 /*
@@ -64,12 +67,13 @@ int	hdr_name_matches(const char *name, size_t namelen,
  * every field whose name matches strip (with all its continuation lines)
  * and, when authserv_id is not NULL, every Authentication-Results and
  * ARC-Authentication-Results field that claims it or cannot be read (RFC
- * 8601 §5: only we may speak for ourselves), and fills info.  Returns the
- * number of bytes written.  Never fails: a problem is reported in info and
+ * 8601 §5: only we may speak for ourselves), and fills info.  With utf8 (the
+ * client gave SMTPUTF8) the addresses and display names may hold UTF-8
+ * (RFC 6532 §3.2).  Returns the number of bytes written.  Never fails: a problem is reported in info and
  * the caller decides.
  */
 size_t	hdr_rewrite(const char *in, size_t inlen, const char *const *strip,
-	    size_t nstrip, const char *authserv_id, char *out,
+	    size_t nstrip, const char *authserv_id, int utf8, char *out,
 	    struct hdr_info *info);
 
 /*
@@ -86,9 +90,9 @@ int	hdr_authserv_id(const char *body, size_t len, int arc, char *out,
  * groups, several mailboxes separated by commas.  Each address is checked
  * like an SMTP path (smtp_parse_address).  Returns the number found (at
  * most max), or -1 when the field has none, or a malformed one, or more
- * than max.
+ * than max.  With utf8, UTF-8 is allowed as hdr_rewrite says.
  */
-int	hdr_parse_from(const char *body, size_t len,
+int	hdr_parse_from(const char *body, size_t len, int utf8,
 	    char out[][SMTP_ADDR_MAX + 1], size_t max);
 
 #endif

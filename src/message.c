@@ -90,6 +90,22 @@ msg_reader_init(struct msg_reader *r, size_t max_size)
 	r->error = MSG_OK;
 	r->done = 0;
 	r->normalize_lf = 0;
+	r->bdat = 0;
+}
+
+size_t
+msg_reader_end(struct msg_reader *r, char *out)
+{
+	size_t n = 0;
+
+	r->done = 1;
+	if (r->state == ST_CR)
+		msg_fail(r, MSG_ERR_BARE_CR);
+	else if (r->state == ST_TEXT && r->line_len > 0) {
+		msg_put(r, '\r', out, &n);
+		msg_put(r, '\n', out, &n);
+	}
+	return n;
 }
 
 size_t
@@ -104,7 +120,7 @@ msg_reader_feed(struct msg_reader *r, const char *in, size_t inlen,
 		c = in[i];
 		switch (r->state) {
 		case ST_BOL:
-			if (c == '.')
+			if (c == '.' && !r->bdat)
 				r->state = ST_DOT;	/* RFC 5321 §4.5.2 */
 			else
 				msg_text(r, c, out, outlen);

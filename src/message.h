@@ -32,6 +32,8 @@ struct msg_reader {
 	enum msg_error	 error;		/* the first error seen */
 	int		 done;		/* the terminating CRLF.CRLF has been consumed */
 	int		 normalize_lf;	/* set after init: bare LF becomes CRLF */
+	int		 bdat;		/* set after init: BDAT chunks (RFC 3030),
+					   no dot-stuffing, the end is counted */
 };
 
 /*
@@ -54,6 +56,13 @@ void	msg_reader_init(struct msg_reader *r, size_t max_size);
  */
 size_t	msg_reader_feed(struct msg_reader *r, const char *in, size_t inlen,
 	    char *out, size_t *outlen);
+
+/*
+ * BDAT LAST: the message ends here (r->done is set).  A last line without
+ * its CRLF gets one, written to out (room for 2 octets; returns how many);
+ * a CR without its LF is a bare CR.
+ */
+size_t	msg_reader_end(struct msg_reader *r, char *out);
 
 /* The complete SMTP reply (no CRLF) for an error, e.g. "552 5.3.4 ...". */
 const char *msg_error_reply(enum msg_error e);

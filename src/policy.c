@@ -33,6 +33,7 @@
 #include "config.h"
 #include "log.h"
 #include "policy.h"
+#include "utf8.h"
 #include "smtp_parse.h"
 #include "util/map.h"
 #include "util/netaddr.h"
@@ -276,10 +277,11 @@ parse_local_address_as_is(const struct config *c, const char *word, char *out,
 
 		/* "@dom" is checked as "x@dom", then kept as "@dom". */
 		if (snprintf(tmp, sizeof(tmp), "x%s", word) >= (int)sizeof(tmp) ||
-		    smtp_parse_address(tmp, strlen(tmp), out, &why) == -1)
+		    smtp_parse_address(tmp, strlen(tmp), 1, out, &why) == -1)
 			return -1;
 		memmove(out, out + 1, strlen(out));
-	} else if (smtp_parse_address(word, strlen(word), out, &why) == -1)
+	} else if (smtp_parse_address(word, strlen(word), 1, out, &why) == -1 ||
+	    utf8_addr_nfc(out, out, SMTP_ADDR_MAX + 1) == -1)
 		return -1;
 	return config_is_local_domain(c, domain_of(out)) ? 0 : -1;
 }
@@ -772,9 +774,14 @@ locked_owns(const char *login, const char *addr)
 	struct login_rules *l;
 	struct grant *g;
 	const char *dom = domain_of(addr);
+	char norm[SMTP_ADDR_MAX + 1];
 
 	if (!config_is_local_domain(conf, dom))
 		return 0;
+	/* RFC 6531: "é" written composed or not is one address (utf8.h). */
+	if (utf8_addr_nfc(addr, norm, sizeof(norm)) == -1)
+		return 0;
+	addr = norm;
 	/* Local parts compare without case: nobody runs Alice and alice apart. */
 	if (strcasecmp(login, addr) == 0)
 		return 1;

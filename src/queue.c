@@ -36,6 +36,7 @@
 #include "delivery.h"
 #include "dkim.h"
 #include "dns.h"
+#include "dsn.h"
 #include "https.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,7 +58,11 @@ enum rcpt_state {
 
 struct qrcpt {
 	char			*addr;
+	char			*orcpt;		/* ORCPT as given, or NULL */
 	enum rcpt_state		 state;
+	unsigned char		 notify;	/* SMTP_NOTIFY_*, 0: not given */
+	unsigned char		 relayed;	/* delivered to a hop without DSN,
+						   and NOTIFY asked for SUCCESS */
 	char			 reply[256];
 	const char		*policy;	/* of the last attempt, or NULL */
 	int			 verified;
@@ -79,6 +84,9 @@ struct qmsg {
 	char			*from;
 	char			*login;		/* who sent it; "-" for our own */
 	char			*dkim;		/* selectors that signed it */
+	char			*envid;		/* ENVID, xtext, or NULL */
+	unsigned char		 ret;		/* enum smtp_ret */
+	unsigned char		 ext;		/* SPOOL_EXT_* */
 	time_t			 arrival;
 	off_t			 body_offset;
 	off_t			 body_size;
@@ -119,13 +127,15 @@ struct qjob {
 	struct qmsg		*qm[1];		/* really n; dj.msgs parallels it */
 };
 
-/* A bounce (or a delay warning) being written on a worker. */
+/* A DSN (bounce, delay warning, relayed notice) being written on a worker. */
 struct bounce {
 	struct worker_job	 job;
 	struct spool_file	 f;
 	struct qmsg		*orig;
-	char			*failed;	/* "addr\treply\n" lines */
+	struct dsn_rcpt		*rcpts;		/* the recipients it reports */
+	size_t			 nrcpts;
 	int			 delayed;	/* a warning: the original stays */
+	const char		*kind;		/* "bounce" or "dsn" for the log */
 	int			 rc;
 };
 
@@ -182,7 +192,7 @@ msg_find(const char *id)
 static struct qmsg *
 msg_make(const char *id, const char *login, const char *from,
     char *const *rcpts, size_t nrcpts, time_t arrival, off_t body_offset,
-    off_t body_size, const char *dkim)
+    off_t body_size, const char *dkim, const struct spool_ext *ext)
 {
 	struct qmsg *qm = xcalloc(1, sizeof(*qm));
 	size_t i;
@@ -198,6 +208,17 @@ msg_make(const char *id, const char *login, const char *from,
 	qm->nrcpts = nrcpts;
 	for (i = 0; i < nrcpts; i++)
 		qm->rcpts[i].addr = xstrdup(rcpts[i]);
+	if (ext != NULL) {
+		qm->ext = (unsigned char)ext->flags;
+		qm->ret = (unsigned char)ext->ret;
+		qm->envid = ext->envid[0] != '\0' ? xstrdup(ext->envid) : NULL;
+		for (i = 0; i < nrcpts; i++) {
+			if (ext->notify != NULL)
+				qm->rcpts[i].notify = ext->notify[i];
+			if (ext->orcpt != NULL && ext->orcpt[i] != NULL)
+				qm->rcpts[i].orcpt = xstrdup(ext->orcpt[i]);
+		}
+	}
 	qm->next = time(NULL);
 	qm->heap_idx = -1;
 	return qm;
@@ -299,9 +320,12 @@ msg_free(struct qmsg *qm)
 	msg_unschedule(qm);
 	TAILQ_REMOVE(&msgs, qm, entry);
 	nmsgs--;
-	for (i = 0; i < qm->nrcpts; i++)
+	for (i = 0; i < qm->nrcpts; i++) {
 		free(qm->rcpts[i].addr);
+		free(qm->rcpts[i].orcpt);
+	}
 	free(qm->rcpts);
+	free(qm->envid);
 	free(qm->from);
 	free(qm->login);
 	free(qm->dkim);
@@ -314,7 +338,8 @@ msg_free(struct qmsg *qm)
 static char *
 state_format(const struct qmsg *qm)
 {
-	static const char *const names[] = { "pending", "delivered", "failed" };
+	static const char *const names[] = { "pending", "delivered", "failed",
+	    "relayed" };
 	struct evbuffer *b = evbuffer_new();
 	size_t i, len;
 	char *s;
@@ -326,7 +351,8 @@ state_format(const struct qmsg *qm)
 	    qm->warned);
 	for (i = 0; i < qm->nrcpts; i++)
 		evbuffer_add_printf(b, "rcpt: %zu %s %s\n", i,
-		    names[qm->rcpts[i].state], qm->rcpts[i].reply);
+		    names[qm->rcpts[i].relayed ? 3 : qm->rcpts[i].state],
+		    qm->rcpts[i].reply);
 	len = evbuffer_get_length(b);
 	s = xcalloc(1, len + 1);
 	evbuffer_remove(b, s, len);
@@ -355,6 +381,10 @@ state_parse(struct qmsg *qm, char *buf)
 		    i < qm->nrcpts) {
 			if (strcmp(st, "delivered") == 0)
 				qm->rcpts[i].state = R_DELIVERED;
+			else if (strcmp(st, "relayed") == 0) {
+				qm->rcpts[i].state = R_DELIVERED;
+				qm->rcpts[i].relayed = 1;
+			}
 			else if (strcmp(st, "failed") == 0)
 				qm->rcpts[i].state = R_FAILED;
 			snprintf(qm->rcpts[i].reply, sizeof(qm->rcpts[i].reply),
@@ -469,52 +499,7 @@ msg_remove(struct qmsg *qm)
 	worker_submit(srv->io_pool, &qm->job);
 }
 
-/* ---- bounces (RFC 3464) ---- */
-
-/*
- * The enhanced status code of a remote reply ("550 5.1.1 ...") or of one of
- * our own reasons ("4.4.7 message expired ..."), or a default.
- */
-static void
-status_of(const char *reply, char *out, size_t len, const char *dflt)
-{
-	int a, b, c;
-
-	if ((sscanf(reply, "%*3d %d.%d.%d", &a, &b, &c) == 3 ||
-	    sscanf(reply, "%d.%d.%d", &a, &b, &c) == 3) && (a == 4 || a == 5))
-		snprintf(out, len, "%d.%d.%d", a, b, c);
-	else
-		snprintf(out, len, "%s", dflt);
-}
-
-/* "550 5.1.1 ..." came from a server; "5.1.10 ..." is our own reason. */
-static int
-remote_reply(const char *r)
-{
-	return isdigit((unsigned char)r[0]) && isdigit((unsigned char)r[1]) &&
-	    isdigit((unsigned char)r[2]) && (r[3] == ' ' || r[3] == '-');
-}
-
-/* Copies the original's header section, at most 64 KiB of it. */
-static void
-bounce_copy_headers(struct bounce *b)
-{
-	char buf[65536];
-	ssize_t n;
-	char *end;
-	int fd;
-
-	if ((fd = spool_open_message(b->orig->id)) == -1)
-		return;
-	n = pread(fd, buf, sizeof(buf) - 1, b->orig->body_offset);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	if ((end = strstr(buf, "\r\n\r\n")) != NULL)
-		n = end - buf + 2;
-	spool_write(&b->f, buf, n);
-}
+/* ---- DSNs (dsn.c writes them) ---- */
 
 static void
 bounce_work(struct worker_job *job)
@@ -522,77 +507,41 @@ bounce_work(struct worker_job *job)
 	struct bounce *b = WORKER_OWNER(job, struct bounce, job);
 	const struct qmsg *qm = b->orig;
 	struct spool_envelope env;
-	char *rcpts[1], date[64], status[16], *p, *q;
-	struct tm tm;
-	time_t now = time(NULL);
+	struct spool_ext ext;
+	struct dsn_orig o;
+	char *rcpts[1];
 
 	memset(&env, 0, sizeof(env));
+	memset(&ext, 0, sizeof(ext));
 	rcpts[0] = qm->from;
 	env.login = env.client = env.helo = env.tls = "-";
 	env.from = "";		/* RFC 5321 §4.5.5: never a bounce for a bounce */
 	env.rcpts = rcpts;
 	env.nrcpts = 1;
-	env.arrival = now;
-	if ((b->rc = spool_open(&b->f, &env)) == -1)
+	env.arrival = time(NULL);
+	/* A DSN about a message that needed SMTPUTF8 needs it too. */
+	ext.flags = qm->ext & (SPOOL_EXT_SMTPUTF8 | SPOOL_EXT_UTF8);
+	env.ext = &ext;
+	memset(&o, 0, sizeof(o));
+	o.id = qm->id;
+	o.from = qm->from;
+	o.arrival = qm->arrival;
+	o.envid = qm->envid;
+	/* RFC 8689 §4.4: what needed TLS is not sent back whole. */
+	o.full = qm->ret == SMTP_RET_FULL && !(qm->ext & SPOOL_EXT_REQUIRETLS);
+	o.utf8 = (qm->ext & SPOOL_EXT_UTF8) != 0;
+	o.body_offset = qm->body_offset;
+	o.body_size = qm->body_size;
+	if ((o.fd = spool_open_message(qm->id)) == -1) {
+		b->rc = -1;
 		return;
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	spool_printf(&b->f, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
-	    "To: <%s>\r\n"
-	    "Subject: %s\r\n"
-	    "Date: %s\r\n"
-	    "Message-ID: <%s@%s>\r\n"
-	    "Auto-Submitted: auto-replied\r\n"
-	    "MIME-Version: 1.0\r\n"
-	    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
-	    "\tboundary=\"%s/%s\"\r\n\r\n"
-	    "This is a MIME-encapsulated message.\r\n\r\n"
-	    "--%s/%s\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-	    "This is the mail system at %s.\r\n\r\n"
-	    "%s\r\n"
-	    "The last replies follow.\r\n\r\n",
-	    conf->hostname, qm->from, b->delayed ? "Delayed Mail (still being "
-	    "retried)" : "Undelivered Mail Returned to Sender", date, b->f.id,
-	    conf->hostname, b->f.id, conf->hostname, b->f.id, conf->hostname,
-	    conf->hostname, b->delayed ? "Your message has not been delivered "
-	    "to one or more recipients yet;\r\nit stays in the queue and will "
-	    "be tried again.  Nothing needs to be done." : "Your message could "
-	    "not be delivered to one or more recipients.");
-	for (p = b->failed; (q = strchr(p, '\n')) != NULL; p = q + 1) {
-		char *tab = memchr(p, '\t', q - p);
-
-		spool_printf(&b->f, "<%.*s>: %.*s\r\n",
-		    (int)(tab - p), p, (int)(q - tab - 1), tab + 1);
 	}
-	gmtime_r(&qm->arrival, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	spool_printf(&b->f, "\r\n--%s/%s\r\n"
-	    "Content-Type: message/delivery-status\r\n\r\n"
-	    "Reporting-MTA: dns; %s\r\n"
-	    "X-Submitd-Queue-ID: %s\r\n"
-	    "Arrival-Date: %s\r\n",
-	    b->f.id, conf->hostname, conf->hostname, qm->id, date);
-	for (p = b->failed; (q = strchr(p, '\n')) != NULL; p = q + 1) {
-		char *tab = memchr(p, '\t', q - p), reply[300];
-
-		snprintf(reply, sizeof(reply), "%.*s", (int)(q - tab - 1), tab + 1);
-		status_of(reply, status, sizeof(status), b->delayed ? "4.0.0" :
-		    "5.0.0");
-		/* RFC 3464 §2.3.6: "smtp" only for what a remote server said. */
-		spool_printf(&b->f, "\r\nFinal-Recipient: rfc822; %.*s\r\n"
-		    "Action: %s\r\nStatus: %s\r\n"
-		    "Diagnostic-Code: %s; %s\r\n", (int)(tab - p), p,
-		    b->delayed ? "delayed" : "failed", status,
-		    remote_reply(reply) ? "smtp" : "X-Submitd", reply);
+	if ((b->rc = spool_open(&b->f, &env)) == 0) {
+		dsn_write(conf, &o, b->rcpts, b->nrcpts, &b->f);
+		if ((b->rc = spool_commit(&b->f)) == -1)
+			spool_abort(&b->f);
 	}
-	spool_printf(&b->f, "\r\n--%s/%s\r\n"
-	    "Content-Type: text/rfc822-headers\r\n\r\n", b->f.id, conf->hostname);
-	bounce_copy_headers(b);
-	spool_printf(&b->f, "\r\n--%s/%s--\r\n", b->f.id,
-	    conf->hostname);
-	if ((b->rc = spool_commit(&b->f)) == -1)
-		spool_abort(&b->f);
+	close(o.fd);
 }
 
 static void
@@ -616,11 +565,15 @@ bounce_done(struct worker_job *job)
 		}
 		msg_schedule(qm);
 	} else {
+		struct spool_ext ext;
+
+		memset(&ext, 0, sizeof(ext));
+		ext.flags = qm->ext & (SPOOL_EXT_SMTPUTF8 | SPOOL_EXT_UTF8);
 		log_info("queue=%s event=%s %s=%s to=%s", qm->id,
-		    b->delayed ? "delay-warning" : "bounce",
+		    b->delayed ? "delay-warning" : b->kind,
 		    b->delayed ? "dsn" : "bounce", b->f.id, log_addr(qm->from));
 		queue_add(b->f.id, "-", "", rcpts, 1, time(NULL), b->f.body_offset,
-		    b->f.size, "none");
+		    b->f.size, "none", &ext);
 		if (b->delayed) {
 			qm->warned = 1;
 			state_write(qm);
@@ -630,7 +583,7 @@ bounce_done(struct worker_job *job)
 			msg_remove(qm);
 		}
 	}
-	free(b->failed);
+	free(b->rcpts);
 	free(b);
 }
 
@@ -691,7 +644,7 @@ inject_done(struct worker_job *job)
 		    in->f.id, log_addr(in->from), log_addr(in->rcpt), in->len,
 		    log_str(in->dkim));
 		queue_add(in->f.id, "-", in->from, rcpts, 1, time(NULL),
-		    in->f.body_offset, in->f.size, in->dkim);
+		    in->f.body_offset, in->f.size, in->dkim, NULL);
 	}
 	config_unref(in->conf);
 	free(in->from);
@@ -716,59 +669,86 @@ queue_inject(const char *from, const char *rcpt, char *data, size_t len)
 	worker_submit(srv->io_pool, &in->job);
 }
 
-/* "addr\treply\n" for each recipient in state, or NULL when there is none. */
-static char *
-rcpt_report(const struct qmsg *qm, enum rcpt_state state)
+/* RFC 3461 §4.1: is a DSN of this kind wanted?  No NOTIFY: FAILURE,DELAY. */
+static int
+notify_wants(unsigned notify, unsigned kind)
 {
-	struct evbuffer *e;
-	char *list = NULL;
-	size_t i, len;
-
-	if ((e = evbuffer_new()) == NULL)
-		abort();
-	for (i = 0; i < qm->nrcpts; i++)
-		if (qm->rcpts[i].state == state)
-			evbuffer_add_printf(e, "%s\t%s\n", qm->rcpts[i].addr,
-			    qm->rcpts[i].reply);
-	if ((len = evbuffer_get_length(e)) > 0) {
-		list = xcalloc(1, len + 1);
-		evbuffer_remove(e, list, len);
-	}
-	evbuffer_free(e);
-	return list;
+	if (notify == 0)
+		return kind != SMTP_NOTIFY_SUCCESS;
+	return (notify & kind) != 0;
 }
 
-/* Writes a DSN about qm's recipients in list on a worker (list is taken). */
-static void
-dsn_start(struct qmsg *qm, char *list, int delayed)
+/*
+ * Starts a DSN on a worker about the recipients of qm that want one: the
+ * pending ones (delayed), or the failed and the relayed ones.  0 when no
+ * recipient wants any.
+ */
+static int
+dsn_start(struct qmsg *qm, int delayed)
 {
-	struct bounce *b = xcalloc(1, sizeof(*b));
+	struct bounce *b;
+	struct dsn_rcpt *v = xcalloc(qm->nrcpts, sizeof(*v));
+	size_t i, n = 0, nfailed = 0;
 
+	for (i = 0; i < qm->nrcpts; i++) {
+		const struct qrcpt *r = &qm->rcpts[i];
+		enum dsn_action action;
+
+		if (delayed && r->state == R_PENDING &&
+		    notify_wants(r->notify, SMTP_NOTIFY_DELAY))
+			action = DSN_DELAYED;
+		else if (!delayed && r->state == R_FAILED &&
+		    notify_wants(r->notify, SMTP_NOTIFY_FAILURE))
+			action = DSN_FAILED;
+		else if (!delayed && r->state == R_DELIVERED && r->relayed)
+			action = DSN_RELAYED;
+		else
+			continue;
+		nfailed += action == DSN_FAILED;
+		v[n].addr = r->addr;
+		v[n].orcpt = r->orcpt;
+		v[n].action = action;
+		v[n++].reply = r->reply;
+	}
+	if (n == 0) {
+		free(v);
+		return 0;
+	}
+	b = xcalloc(1, sizeof(*b));
 	b->orig = qm;
-	b->failed = list;
+	b->rcpts = v;
+	b->nrcpts = n;
 	b->delayed = delayed;
+	b->kind = nfailed > 0 ? "bounce" : "dsn";
 	b->job.work = bounce_work;
 	b->job.done = bounce_done;
 	qm->active++;	/* not due while its DSN is written */
 	bounces++;
 	worker_submit(srv->io_pool, &b->job);
+	return 1;
 }
 
-/* Every recipient has a final state: bounce the failed ones, then remove. */
+/* Every recipient has a final state: the DSN they want, then remove. */
 static void
 msg_finish(struct qmsg *qm)
 {
-	char *failed = rcpt_report(qm, R_FAILED);
+	size_t i, nfailed = 0;
 
-	if (failed == NULL || qm->from[0] == '\0') {
-		if (failed != NULL)
+	for (i = 0; i < qm->nrcpts; i++)
+		nfailed += qm->rcpts[i].state == R_FAILED;
+	if (qm->from[0] == '\0') {
+		if (nfailed > 0)
 			log_info("queue=%s event=bounce result=dropped "
 			    "reason=\"null sender\"", qm->id);
-		free(failed);
 		msg_remove(qm);
 		return;
 	}
-	dsn_start(qm, failed, 0);
+	if (dsn_start(qm, 0) == 0) {
+		if (nfailed > 0)
+			log_info("queue=%s event=bounce result=dropped "
+			    "reason=\"NOTIFY=NEVER\"", qm->id);
+		msg_remove(qm);
+	}
 }
 
 /* ---- attempts ---- */
@@ -831,7 +811,7 @@ attempt_done(struct qmsg *qm)
 	/* RFC 3464 "delayed": once, never for a bounce. */
 	if (conf->queue_delay_warning > 0 && !qm->warned &&
 	    qm->from[0] != '\0' && now - qm->arrival >= conf->queue_delay_warning)
-		dsn_start(qm, rcpt_report(qm, R_PENDING), 1);
+		(void)dsn_start(qm, 1);
 	msg_schedule(qm);
 }
 
@@ -866,6 +846,9 @@ apply_results(struct qmsg *qm, const struct delivery_msg *dm)
 		r->verified = dr->verified;
 		if (dr->result == DELIVERY_OK) {
 			r->state = R_DELIVERED;
+			/* RFC 3461 §6.2.3.2: the "relayed" DSN is ours to send. */
+			r->relayed = dr->relayed &&
+			    (r->notify & SMTP_NOTIFY_SUCCESS) != 0;
 			STAT_ADD(srv, delivered, 1);
 			metrics_delivery_time((double)(time(NULL) - qm->arrival));
 			changed = 1;
@@ -947,14 +930,20 @@ job_done(struct delivery_job *dj, void *arg)
 	schedule_soon(0);
 }
 
+/*
+ * Messages travel together when their next hop and its TLS rules are the
+ * same: "TLS-Required: No" (RFC 8689 §5) relaxes them for MX delivery.
+ */
 static void
-dest_key(const struct route_conf *r, const char *domain, char *key, size_t len)
+dest_key(const struct route_conf *r, const struct qmsg *qm, const char *domain,
+    char *key, size_t len)
 {
 	if (r->host != NULL)
 		snprintf(key, len, "route:%s:%d:%d:%s", r->host, r->port, r->tls,
 		    r->username ? r->username : "");
 	else
-		snprintf(key, len, "mx:%s:%d", domain, r->tls);
+		snprintf(key, len, "mx:%s:%d%s", domain, r->tls,
+		    qm->ext & SPOOL_EXT_TLS_OPTIONAL ? ":tls-optional" : "");
 }
 
 static struct dest *
@@ -971,8 +960,8 @@ dest_get(const char *key)
 }
 
 static void
-job_fill_route(struct qjob *j, const struct route_conf *r, const char *domain,
-    time_t now)
+job_fill_route(struct qjob *j, const struct route_conf *r,
+    const struct qmsg *qm, const char *domain, time_t now)
 {
 	struct delivery_route *dr = &j->dj.route;
 
@@ -996,6 +985,18 @@ job_fill_route(struct qjob *j, const struct route_conf *r, const char *domain,
 	dr->mta_sts = conf->relay.mta_sts;
 	dr->dane = conf->relay.dane;
 	dr->tls_rpt = conf->relay.tls_rpt;
+	/*
+	 * RFC 8689 §5: the sender asked that the receiver's TLS policies not
+	 * stop this message.  A configured next hop keeps its level: that is
+	 * the operator's, and it may guard a password.
+	 */
+	if (r->host == NULL && (qm->ext & SPOOL_EXT_TLS_OPTIONAL)) {
+		dr->tls_optional = 1;
+		dr->mta_sts = POLICY_DISABLE;
+		dr->dane = POLICY_DISABLE;
+		if (dr->tls > TLS_LEVEL_MAY)
+			dr->tls = TLS_LEVEL_MAY;
+	}
 }
 
 /* Adds qm's pending recipients for one next hop to the job j. */
@@ -1012,15 +1013,21 @@ job_add_msg(struct qjob *j, struct qmsg *qm, const char *key)
 	dm->dkim = qm->dkim;
 	dm->body_offset = qm->body_offset;
 	dm->body_size = qm->body_size;
+	dm->ext = qm->ext;
+	dm->ret = qm->ret;
+	dm->envid = qm->envid;
 	dm->rcpts = xcalloc(qm->nrcpts, sizeof(*dm->rcpts));
 	for (i = 0; i < qm->nrcpts; i++) {
 		const char *dom = rcpt_domain(qm->rcpts[i].addr);
 
 		if (qm->rcpts[i].state != R_PENDING)
 			continue;
-		dest_key(config_route(conf, dom), dom, k, sizeof(k));
-		if (strcmp(k, key) == 0)
+		dest_key(config_route(conf, dom), qm, dom, k, sizeof(k));
+		if (strcmp(k, key) == 0) {
+			dm->rcpts[dm->nrcpts].notify = qm->rcpts[i].notify;
+			dm->rcpts[dm->nrcpts].orcpt = qm->rcpts[i].orcpt;
 			dm->rcpts[dm->nrcpts++].addr = qm->rcpts[i].addr;
+		}
 	}
 	if ((dm->fd = spool_open_message(qm->id)) == -1) {
 		log_errx("queue=%s event=open error=%s", qm->id,
@@ -1069,7 +1076,7 @@ tick_msg(struct qmsg *qm, struct map *building, time_t now)
 
 		if (qm->rcpts[i].state != R_PENDING)
 			continue;
-		dest_key(r, dom, key, sizeof(key));
+		dest_key(r, qm, dom, key, sizeof(key));
 		if ((j = map_get(building, key)) != NULL) {
 			for (k = 0; k < j->n; k++)
 				if (j->qm[k] == qm)
@@ -1096,7 +1103,7 @@ tick_msg(struct qmsg *qm, struct map *building, time_t now)
 		j->destkey = xstrdup(key);
 		j->conf = config_ref(conf);
 		j->fallback = r->tls_fallback;
-		job_fill_route(j, r, dom, now);
+		job_fill_route(j, r, qm, dom, now);
 		j->dj.done = job_done;
 		j->dj.msg_done = msg_done;
 		j->dj.arg = j;
@@ -1177,7 +1184,7 @@ load_one(const char *id, void *arg)
 		return;
 	}
 	qm = msg_make(id, e.login, e.from, e.rcpts, e.nrcpts, e.arrival,
-	    e.body_offset, e.body_size, e.dkim);
+	    e.body_offset, e.body_size, e.dkim, &e.ext);
 	TAILQ_INSERT_TAIL(&msgs, qm, entry);
 	nmsgs++;
 	if ((state = spool_state_read(id)) != NULL) {
@@ -1326,10 +1333,10 @@ queue_shutdown(void)
 void
 queue_add(const char *id, const char *login, const char *from,
     char *const *rcpts, size_t nrcpts, time_t arrival, off_t body_offset,
-    off_t body_size, const char *dkim)
+    off_t body_size, const char *dkim, const struct spool_ext *ext)
 {
 	struct qmsg *qm = msg_make(id, login, from, rcpts, nrcpts, arrival,
-	    body_offset, body_size, dkim);
+	    body_offset, body_size, dkim, ext);
 
 	pthread_mutex_lock(&incoming_lock);
 	TAILQ_INSERT_TAIL(&incoming, qm, entry);

@@ -11,6 +11,8 @@
 #ifndef SUBMITD_QUEUE_H
 #define SUBMITD_QUEUE_H
 
+#include "spool.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
@@ -31,11 +33,12 @@ void	queue_shutdown(void);
 
 /*
  * A message the session has just committed; everything is copied.  dkim:
- * the selectors that signed it ("sel@domain,..."), or "none".
+ * the selectors that signed it ("sel@domain,..."), or "none"; ext: what
+ * came with it (DSN parameters, SMTPUTF8, REQUIRETLS), or NULL.
  */
 void	queue_add(const char *id, const char *login, const char *from,
 	    char *const *rcpts, size_t nrcpts, time_t arrival, off_t body_offset,
-	    off_t body_size, const char *dkim);
+	    off_t body_size, const char *dkim, const struct spool_ext *ext);
 /*
  * A login's mail is held (its login was suspended: abuse.c) or goes again
  * (resumed); messages in delivery finish their attempt.

@@ -42,6 +42,7 @@
 #include "session_int.h"
 #include "tls.h"
 #include "util/netaddr.h"
+#include "utf8.h"
 
 #define INPUT_MAX	(64 * 1024)	/* read no further while this much waits */
 #define OUTPUT_MAX	(64 * 1024)	/* stop reading while replies pile up */
@@ -92,13 +93,19 @@ session_txn_reset(struct session *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->nrcpts; i++)
+	for (i = 0; i < s->nrcpts; i++) {
 		free(s->rcpts[i]);
+		free(s->ext.orcpt[i]);
+	}
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpts = 0;
 	s->have_from = 0;
 	s->from[0] = '\0';
+	free(s->ext.orcpt);
+	free(s->ext.notify);
+	memset(&s->ext, 0, sizeof(s->ext));
+	s->bdat = 0;
 	free(s->hdr);
 	s->hdr = NULL;
 	s->hdrlen = 0;
@@ -171,7 +178,7 @@ tell_shutdown(struct session *s)
 	s->verb = "-";
 	session_reply(s, "421 4.3.2 %s Service shutting down; try again later",
 	    s->conf->hostname);
-	if (s->state == S_DATA)
+	if (s->state == S_DATA || s->state == S_BDAT)
 		session_txn_reset(s);	/* never acknowledged: it goes */
 	session_finish(s);
 }
@@ -323,10 +330,15 @@ cmd_ehlo(struct session *s, const struct smtp_cmd *c, int esmtp)
 	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n", s->conf->hostname,
 	    s->conf->message_size);
 	/* RFC 4954 §4 and DESIGN §5: AUTH is never offered in the clear. */
+	/*
+	 * The extensions that carry mail only once TLS is up: REQUIRETLS is
+	 * never offered in the clear (RFC 8689 §4), the rest need AUTH first.
+	 */
 	if (!s->tls)
 		evbuffer_add_printf(out, "250 STARTTLS\r\n");
 	else
-		evbuffer_add_printf(out, "250 AUTH %s\r\n",
+		evbuffer_add_printf(out, "250-DSN\r\n250-SMTPUTF8\r\n"
+		    "250-CHUNKING\r\n250-REQUIRETLS\r\n250 AUTH %s\r\n",
 		    auth_mechanisms(s->conf, s->cert_verified, mechs,
 		    sizeof(mechs)));
 }
@@ -392,6 +404,11 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 		session_reply(s, "452 4.3.1 Insufficient system storage");
 		return;
 	}
+	/* RFC 8689 §4.1: only over TLS (a listener without TLS has none). */
+	if (m.requiretls && !s->tls) {
+		session_reply(s, "530 5.7.10 REQUIRETLS needs TLS");
+		return;
+	}
 	if ((why = abuse_check(s->login, s->policy_buf)) != NULL ||
 	    (why = policy_check_sender(s->login, m.addr, s->policy_buf)) != NULL) {
 		session_reply(s, "%s", why);
@@ -399,7 +416,41 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 	}
 	strcpy(s->from, m.addr);
 	s->have_from = 1;
+	s->ext.ret = m.ret;
+	memcpy(s->ext.envid, m.envid, sizeof(s->ext.envid));
+	s->ext.flags = (m.smtputf8 ? SPOOL_EXT_SMTPUTF8 : 0) |
+	    (m.requiretls ? SPOOL_EXT_REQUIRETLS : 0);
+	if (m.smtputf8 && !utf8_is_ascii(m.addr, strlen(m.addr)))
+		s->ext.flags |= SPOOL_EXT_UTF8;
 	session_reply(s, "250 2.1.0 Sender ok");
+}
+
+/* The recipient and its DSN parameters join the transaction. */
+static int
+rcpt_add(struct session *s, const struct smtp_rcpt *r)
+{
+	size_t n = s->nrcpts;
+	char **v, **o, *addr, *orcpt = NULL;
+	unsigned char *notify;
+
+	if ((v = realloc(s->rcpts, (n + 1) * sizeof(*v))) != NULL)
+		s->rcpts = v;
+	if ((o = realloc(s->ext.orcpt, (n + 1) * sizeof(*o))) != NULL)
+		s->ext.orcpt = o;
+	if ((notify = realloc(s->ext.notify, n + 1)) != NULL)
+		s->ext.notify = notify;
+	if (v == NULL || o == NULL || notify == NULL ||
+	    (addr = strdup(r->addr)) == NULL)
+		return -1;
+	if (r->orcpt[0] != '\0' && (orcpt = strdup(r->orcpt)) == NULL) {
+		free(addr);
+		return -1;
+	}
+	s->rcpts[n] = addr;
+	s->ext.orcpt[n] = orcpt;
+	s->ext.notify[n] = (unsigned char)r->notify;
+	s->nrcpts++;
+	return 0;
 }
 
 static void
@@ -407,13 +458,13 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 {
 	struct smtp_rcpt r;
 	const char *why;
-	char **v;
 
 	if (!s->have_from) {
 		session_reply(s, "503 5.5.1 Need MAIL command first");
 		return;
 	}
-	if (smtp_parse_rcpt(c->arg, c->arglen, &r, &why) == -1) {
+	if (smtp_parse_rcpt(c->arg, c->arglen,
+	    (s->ext.flags & SPOOL_EXT_SMTPUTF8) != 0, &r, &why) == -1) {
 		session_reply(s, "%s", why);
 		return;
 	}
@@ -431,15 +482,12 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 		session_reply(s, "%s", why);
 		return;
 	}
-	if ((v = realloc(s->rcpts, (s->nrcpts + 1) * sizeof(*v))) == NULL ||
-	    (v[s->nrcpts] = strdup(r.addr)) == NULL) {
-		if (v != NULL)
-			s->rcpts = v;
+	if (rcpt_add(s, &r) == -1) {
 		session_reply(s, "452 4.3.0 Insufficient system resources");
 		return;
 	}
-	s->rcpts = v;
-	s->nrcpts++;
+	if (!utf8_is_ascii(r.addr, strlen(r.addr)))
+		s->ext.flags |= SPOOL_EXT_UTF8;
 	session_reply(s, "250 2.1.5 Recipient ok");
 }
 
@@ -481,13 +529,7 @@ static void
 cmd_help(struct session *s, const struct smtp_cmd *c)
 {
 	session_reply(s, "214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT "
-	    "DATA RSET NOOP QUIT");
-}
-
-static void
-cmd_bdat(struct session *s, const struct smtp_cmd *c)
-{
-	session_reply(s, "502 5.5.1 BDAT not supported");
+	    "DATA BDAT RSET NOOP QUIT");
 }
 
 static void
@@ -519,7 +561,7 @@ static const struct command {
 	{ SMTP_VERB_VRFY,	"VRFY",		0,		cmd_vrfy },
 	{ SMTP_VERB_EXPN,	"EXPN",		0,		cmd_expn },
 	{ SMTP_VERB_HELP,	"HELP",		0,		cmd_help },
-	{ SMTP_VERB_BDAT,	"BDAT",		0,		cmd_bdat },
+	{ SMTP_VERB_BDAT,	"BDAT",		CMD_BEFORE_TLS,	session_cmd_bdat },	/* checks itself */
 };
 
 static void
@@ -542,7 +584,9 @@ command(struct session *s, const char *line, size_t len)
 			break;
 		}
 	s->verb = cmd->name;
-	if (c.verb != SMTP_VERB_AUTH && len + 2 > CMD_LINE_MAX) {
+	/* RFC 3461 §4: ENVID and ORCPT lengthen MAIL and RCPT by 100 and 500. */
+	if (c.verb != SMTP_VERB_AUTH && len + 2 > (c.verb == SMTP_VERB_MAIL ||
+	    c.verb == SMTP_VERB_RCPT ? CMD_LINE_MAX_DSN : CMD_LINE_MAX)) {
 		session_reply(s, "500 5.5.2 Line too long");
 		return;
 	}
@@ -570,6 +614,12 @@ session_process(struct session *s)
 		if (s->state == S_DATA) {
 			session_data_input(s);
 			if (s->state == S_DATA)
+				return;
+			continue;
+		}
+		if (s->state == S_BDAT) {
+			session_bdat_input(s);
+			if (s->state == S_BDAT)
 				return;
 			continue;
 		}
@@ -708,7 +758,7 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 		s->verb = "-";
 		session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->conf->hostname);
-		if (s->state == S_DATA)
+		if (s->state == S_DATA || s->state == S_BDAT)
 			session_txn_reset(s);
 		session_finish(s);
 		return;

@@ -39,19 +39,19 @@ spool_error_reply(int e)
 	    "451 4.3.0 Queue file write error";
 }
 
-void
-session_cmd_data(struct session *s, const struct smtp_cmd *c)
+/*
+ * The spool file and the reader for a message that begins now; a reply to
+ * refuse it with, or NULL.
+ */
+static const char *
+message_open(struct session *s)
 {
 	struct spool_envelope env;
 
-	if (!s->have_from) {
-		session_reply(s, "503 5.5.1 Need MAIL command first");
-		return;
-	}
-	if (s->nrcpts == 0) {
-		session_reply(s, "554 5.5.1 No valid recipients");
-		return;
-	}
+	if (!s->have_from)
+		return "503 5.5.1 Need MAIL command first";
+	if (s->nrcpts == 0)
+		return "554 5.5.1 No valid recipients";
 	s->arrival = time(NULL);
 	memset(&env, 0, sizeof(env));
 	env.login = s->login;
@@ -62,23 +62,38 @@ session_cmd_data(struct session *s, const struct smtp_cmd *c)
 	env.rcpts = s->rcpts;
 	env.nrcpts = s->nrcpts;
 	env.arrival = s->arrival;
+	env.ext = &s->ext;
 	if (spool_open(&s->spool, &env) == -1) {
 		log_errx("session=%s event=spool-open error=%s", s->id,
 		    log_str(strerror(errno)));
-		session_reply(s, "%s", spool_error_reply(errno));
-		return;
+		return spool_error_reply(errno);
 	}
 	s->spool_open = 1;
 	msg_reader_init(&s->reader, s->conf->message_size);
 	s->reader.normalize_lf = s->conf->bare_lf_normalize;
 	if ((s->hdr = malloc(s->conf->header_size)) == NULL) {
 		session_txn_reset(s);
-		session_reply(s, "452 4.3.0 Insufficient system resources");
-		return;
+		return "452 4.3.0 Insufficient system resources";
 	}
 	s->hdrlen = 0;
 	s->in_headers = 1;
 	s->refusal = NULL;
+	return NULL;
+}
+
+void
+session_cmd_data(struct session *s, const struct smtp_cmd *c)
+{
+	const char *why;
+
+	if (s->bdat) {	/* RFC 3030 §2: no DATA inside a BDAT transaction */
+		session_reply(s, "503 5.5.1 BDAT in progress; send BDAT or RSET");
+		return;
+	}
+	if ((why = message_open(s)) != NULL) {
+		session_reply(s, "%s", why);
+		return;
+	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->state = S_DATA;
 	session_set_timeout(s, s->conf->timeout_data);
@@ -142,7 +157,8 @@ commit_done(struct worker_job *job)
 		    s->nrcpts, s->spool.size, s->tls_version, s->tls_cipher,
 		    log_str(signers));
 		queue_add(s->spool.id, s->login, s->from, s->rcpts, s->nrcpts,
-		    s->arrival, s->spool.body_offset, s->spool.size, signers);
+		    s->arrival, s->spool.body_offset, s->spool.size, signers,
+		    &s->ext);
 		abuse_message(s->login, s->client, s->rcpts, s->nrcpts);
 		if (!s->dead)
 			session_reply(s, "250 2.0.0 Ok: queued as %s", s->spool.id);
@@ -158,7 +174,7 @@ commit_done(struct worker_job *job)
 static void
 data_end(struct session *s)
 {
-	s->verb = "DATA";
+	s->verb = s->bdat ? "BDAT" : "DATA";
 	if (s->reader.error == MSG_OK && s->in_headers && s->refusal == NULL)
 		headers_end(s, s->hdrlen, 0);	/* a message with no body */
 	if (s->reader.error == MSG_OK && s->refusal == NULL && s->spool.error)
@@ -299,6 +315,26 @@ dkim_start(struct session *s, const struct hdr_info *info, const char *hdr,
 }
 
 /*
+ * What the header section says about delivery: UTF-8 in it needs SMTPUTF8
+ * of the next hop (RFC 6532 §3.7), "TLS-Required: No" relaxes the TLS
+ * policies (RFC 8689 §5) unless REQUIRETLS asks for the opposite.
+ */
+static void
+ext_from_headers(struct session *s, const struct hdr_info *info)
+{
+	unsigned flags = s->ext.flags;
+
+	if ((flags & SPOOL_EXT_SMTPUTF8) && info->eight_bit)
+		flags |= SPOOL_EXT_UTF8;
+	if (info->tls_required_no && !(flags & SPOOL_EXT_REQUIRETLS))
+		flags |= SPOOL_EXT_TLS_OPTIONAL;
+	if (flags != s->ext.flags) {
+		s->ext.flags = flags;
+		spool_set_ext(&s->spool, flags);
+	}
+}
+
+/*
  * The header section is complete (its fields are hdr[0..fieldslen), followed
  * by the empty line when has_body): check, strip, add our fields, sign,
  * write.
@@ -319,8 +355,10 @@ headers_end(struct session *s, size_t fieldslen, int has_body)
 	n = format_received(s, out, RECEIVED_MAX);
 	n += hdr_rewrite(s->hdr, fieldslen,
 	    (const char *const *)s->conf->strip_headers, s->conf->nstrip_headers,
-	    s->conf->authserv_id, out + n, &info);
+	    s->conf->authserv_id, (s->ext.flags & SPOOL_EXT_SMTPUTF8) != 0,
+	    out + n, &info);
 	check_identity(s, &info);
+	ext_from_headers(s, &info);
 	if (s->refusal != NULL) {
 		free(out);
 		return;
@@ -424,4 +462,100 @@ session_data_input(struct session *s)
 		if (s->reader.done)
 			data_end(s);
 	}
+}
+
+/* ---- BDAT (RFC 3030) ---- */
+
+/*
+ * "BDAT size [LAST]": the chunk's octets follow at once, so even a refused
+ * chunk is read (and dropped) before the reply: nothing in it is ever taken
+ * for a command.
+ */
+void
+session_cmd_bdat(struct session *s, const struct smtp_cmd *c)
+{
+	long long size;
+	int last;
+	const char *why = NULL;
+
+	if (smtp_parse_bdat(c->arg, c->arglen, &size, &last, &why) == -1) {
+		/* The size is unknown: what follows cannot be skipped. */
+		session_reply(s, "%s", why);
+		session_finish(s);
+		return;
+	}
+	if (!s->tls)
+		why = "530 5.7.0 Must issue a STARTTLS command first";
+	else if (!s->authed)
+		why = "530 5.7.0 Authentication required";
+	else if (!s->bdat && s->have_from && (why = message_open(s)) == NULL)
+		s->bdat = 1;
+	else if (!s->bdat && why == NULL)
+		why = "503 5.5.1 Need MAIL command first";
+	if (why == NULL && s->reader.size + (unsigned long long)size >
+	    (unsigned long long)s->conf->message_size)
+		why = msg_error_reply(MSG_ERR_TOO_BIG);	/* RFC 3030 §2 */
+	s->reader.bdat = 1;
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->bdat_refusal = why;
+	s->state = S_BDAT;
+	session_set_timeout(s, s->conf->timeout_data);
+	session_bdat_input(s);
+}
+
+/* The chunk is in: say so, or end the message. */
+static void
+bdat_chunk_end(struct session *s)
+{
+	char out[2];
+	size_t n;
+
+	s->state = S_CMD;
+	session_set_timeout(s, s->conf->timeout_command);
+	if (s->bdat_refusal != NULL || s->reader.error != MSG_OK) {
+		session_reply(s, "%s", s->bdat_refusal != NULL ? s->bdat_refusal :
+		    msg_error_reply(s->reader.error));
+		/* RFC 3030 §2: the transaction is over; BDAT gets 503 now. */
+		if (s->bdat)
+			session_txn_reset(s);
+		return;
+	}
+	if (!s->bdat_last) {
+		session_reply(s, "250 2.0.0 %zu octets received", s->reader.size);
+		return;
+	}
+	if ((n = msg_reader_end(&s->reader, out)) > 0 &&
+	    s->reader.error == MSG_OK)
+		message_write(s, out, n);
+	data_end(s);
+}
+
+/* Reads the chunk: to the spool through the reader, or dropped. */
+void
+session_bdat_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v;
+	char out[DATA_CHUNK];
+	size_t n, outlen;
+
+	while (s->state == S_BDAT && s->bdat_left > 0 &&
+	    evbuffer_get_length(in) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		/* Room for a bare LF turned into CRLF: see msg_reader_feed. */
+		n = v.iov_len < sizeof(out) / 2 ? v.iov_len : sizeof(out) / 2;
+		if ((long long)n > s->bdat_left)
+			n = (size_t)s->bdat_left;
+		if (s->bdat_refusal == NULL) {
+			msg_reader_feed(&s->reader, v.iov_base, n, out, &outlen);
+			if (outlen > 0 && s->reader.error == MSG_OK)
+				message_write(s, out, outlen);
+		}
+		evbuffer_drain(in, n);
+		s->bdat_left -= (long long)n;
+	}
+	if (s->state == S_BDAT && s->bdat_left == 0)
+		bdat_chunk_end(s);
 }

@@ -32,6 +32,7 @@
 #include "worker.h"
 
 #define CMD_LINE_MAX	512	/* RFC 5321 §4.5.3.1.4, with CRLF */
+#define CMD_LINE_MAX_DSN (CMD_LINE_MAX + 600)	/* MAIL, RCPT: RFC 3461 §4 */
 #define AUTH_LINE_MAX	12288	/* RFC 4954 §4 */
 
 enum session_state {
@@ -40,6 +41,7 @@ enum session_state {
 	S_CMD,		/* waiting for a command line */
 	S_AUTH,		/* waiting for a SASL response line */
 	S_DATA,		/* inside DATA */
+	S_BDAT,		/* inside a BDAT chunk (RFC 3030) */
 	S_BUSY,		/* a worker job or a timer runs; input waits */
 	S_STARTTLS,	/* "220 Ready" is leaving; then the handshake */
 	S_CLOSING,	/* last reply is leaving; then close */
@@ -104,6 +106,11 @@ struct session {
 	char			 from[SMTP_ADDR_MAX + 1];
 	char			**rcpts;
 	size_t			 nrcpts;
+	struct spool_ext	 ext;		/* DSN, SMTPUTF8, REQUIRETLS */
+	int			 bdat;		/* BDAT began this message */
+	long long		 bdat_left;	/* octets of the chunk still to come */
+	int			 bdat_last;	/* ... and it is the LAST one */
+	const char		*bdat_refusal;	/* the chunk is read, then refused */
 
 	struct msg_reader	 reader;
 	struct spool_file	 spool;
@@ -164,6 +171,8 @@ void	session_auth_free(struct session *);
 
 /* session_data.c */
 void	session_cmd_data(struct session *, const struct smtp_cmd *);
+void	session_cmd_bdat(struct session *, const struct smtp_cmd *);
 void	session_data_input(struct session *);
+void	session_bdat_input(struct session *);
 
 #endif

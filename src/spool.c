@@ -324,9 +324,53 @@ safe_value(const char *s)
 	return s != NULL && strpbrk(s, "\r\n") == NULL;
 }
 
+void
+spool_notify_text(unsigned notify, char *buf, size_t size)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ SMTP_NOTIFY_NEVER, "NEVER" }, { SMTP_NOTIFY_SUCCESS, "SUCCESS" },
+		{ SMTP_NOTIFY_FAILURE, "FAILURE" }, { SMTP_NOTIFY_DELAY, "DELAY" },
+	};
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (notify & names[i].bit)
+			n += snprintf(buf + n, n < size ? size - n : 0, "%s%s",
+			    n > 0 ? "," : "", names[i].name);
+}
+
+static unsigned
+notify_parse(const char *s)
+{
+	unsigned v = 0;
+
+	v |= strstr(s, "NEVER") != NULL ? SMTP_NOTIFY_NEVER : 0;
+	v |= strstr(s, "SUCCESS") != NULL ? SMTP_NOTIFY_SUCCESS : 0;
+	v |= strstr(s, "FAILURE") != NULL ? SMTP_NOTIFY_FAILURE : 0;
+	v |= strstr(s, "DELAY") != NULL ? SMTP_NOTIFY_DELAY : 0;
+	return v;
+}
+
+void
+spool_set_ext(struct spool_file *f, unsigned flags)
+{
+	char v[4];
+	off_t buf_start = f->body_offset + (off_t)f->size - (off_t)f->buflen;
+	size_t i;
+
+	for (i = 0; i < sizeof(v); i++)
+		v[i] = flags & (1u << i) ? SPOOL_EXT_FLAGS[i] : '-';
+	if (f->ext_offset >= buf_start)	/* still in the buffer: no syscall */
+		memcpy(f->buf + (f->ext_offset - buf_start), v, sizeof(v));
+	else
+		spool_patch(f, f->ext_offset, v, sizeof(v));
+}
+
 int
 spool_open(struct spool_file *f, const struct spool_envelope *env)
 {
+	const struct spool_ext *ext = env->ext;
 	char head[512];
 	size_t i;
 	int n;
@@ -340,10 +384,16 @@ spool_open(struct spool_file *f, const struct spool_envelope *env)
 		return -1;
 	}
 	for (i = 0; i < env->nrcpts; i++)
-		if (!safe_value(env->rcpts[i])) {
+		if (!safe_value(env->rcpts[i]) || (env->ext != NULL &&
+		    env->ext->orcpt != NULL && env->ext->orcpt[i] != NULL &&
+		    !safe_value(env->ext->orcpt[i]))) {
 			errno = EINVAL;
 			return -1;
 		}
+	if (env->ext != NULL && !safe_value(env->ext->envid)) {
+		errno = EINVAL;
+		return -1;
+	}
 	spool_new_id(f->id);
 	if ((f->buf = malloc(SPOOL_BUF_SIZE)) == NULL)
 		return -1;
@@ -368,12 +418,27 @@ spool_open(struct spool_file *f, const struct spool_envelope *env)
 	FIELD("helo", env->helo);
 	FIELD("tls", env->tls);
 	FIELD("from", env->from);
-	for (i = 0; i < env->nrcpts; i++)
+	f->ext_offset = (off_t)f->size + 5;
+	spool_write(f, "ext: ----\n", 10);
+	if (ext != NULL && ext->ret != SMTP_RET_NONE)
+		FIELD("ret", ext->ret == SMTP_RET_FULL ? "FULL" : "HDRS");
+	if (ext != NULL && ext->envid[0] != '\0')
+		FIELD("envid", ext->envid);
+	for (i = 0; i < env->nrcpts; i++) {
 		FIELD("rcpt", env->rcpts[i]);
+		if (ext != NULL && ext->notify != NULL && ext->notify[i] != 0) {
+			spool_notify_text(ext->notify[i], head, sizeof(head));
+			FIELD("notify", head);
+		}
+		if (ext != NULL && ext->orcpt != NULL && ext->orcpt[i] != NULL)
+			FIELD("orcpt", ext->orcpt[i]);
+	}
 #undef FIELD
 	spool_write(f, "\n", 1);
 	f->body_offset = f->size;
 	f->size = 0;
+	if (ext != NULL)
+		spool_set_ext(f, ext->flags);
 	if (f->error) {
 		errno = f->error;
 		spool_abort(f);
@@ -639,6 +704,8 @@ spool_read_envelope(const char *id, struct spool_entry *e)
 	FILE *f;
 	int fd, ok = 0;
 	char **v;
+	unsigned char *nv;
+	size_t i;
 
 	memset(e, 0, sizeof(*e));
 	if ((fd = spool_open_message(id)) == -1)
@@ -672,11 +739,32 @@ spool_read_envelope(const char *id, struct spool_entry *e)
 		else if (strcmp(line, "from") == 0 && e->from == NULL)
 			e->from = xstrdup(val);
 		else if (strcmp(line, "rcpt") == 0) {
-			if ((v = realloc(e->rcpts, (e->nrcpts + 1) * sizeof(*v))) == NULL)
+			if ((v = realloc(e->rcpts, (e->nrcpts + 1) * sizeof(*v))) == NULL ||
+			    (nv = realloc(e->ext.notify, e->nrcpts + 1)) == NULL)
 				abort();
 			e->rcpts = v;
+			e->ext.notify = nv;
+			if ((v = realloc(e->ext.orcpt, (e->nrcpts + 1) * sizeof(*v))) ==
+			    NULL)
+				abort();
+			e->ext.orcpt = v;
+			e->ext.notify[e->nrcpts] = 0;
+			e->ext.orcpt[e->nrcpts] = NULL;
 			e->rcpts[e->nrcpts++] = xstrdup(val);
-		}
+		} else if (strcmp(line, "ext") == 0) {
+			for (i = 0; i < 4 && val[i] != '\0'; i++)
+				if (val[i] == SPOOL_EXT_FLAGS[i])
+					e->ext.flags |= 1u << i;
+		} else if (strcmp(line, "ret") == 0)
+			e->ext.ret = strcmp(val, "FULL") == 0 ? SMTP_RET_FULL :
+			    SMTP_RET_HDRS;
+		else if (strcmp(line, "envid") == 0)
+			snprintf(e->ext.envid, sizeof(e->ext.envid), "%s", val);
+		else if (strcmp(line, "notify") == 0 && e->nrcpts > 0)
+			e->ext.notify[e->nrcpts - 1] = (unsigned char)notify_parse(val);
+		else if (strcmp(line, "orcpt") == 0 && e->nrcpts > 0 &&
+		    e->ext.orcpt[e->nrcpts - 1] == NULL)
+			e->ext.orcpt[e->nrcpts - 1] = xstrdup(val);
 	}
 	e->body_offset = ftello(f);
 	e->body_size = st.st_size - e->body_offset;
@@ -703,9 +791,16 @@ spool_entry_free(struct spool_entry *e)
 {
 	size_t i;
 
-	for (i = 0; i < e->nrcpts; i++)
+	for (i = 0; i < e->nrcpts; i++) {
 		free(e->rcpts[i]);
+		if (e->ext.orcpt != NULL)
+			free(e->ext.orcpt[i]);
+	}
 	free(e->rcpts);
+	free(e->ext.orcpt);
+	free(e->ext.notify);
+	e->ext.orcpt = NULL;
+	e->ext.notify = NULL;
 	free(e->login);
 	free(e->from);
 	free(e->dkim);

@@ -15,9 +15,21 @@
  *	helo: laptop.example.test
  *	tls: TLSv1.3 TLS_AES_256_GCM_SHA384
  *	from: alice@example.test
+ *	ext: U8--
+ *	ret: HDRS
+ *	envid: QQ+2B7
  *	rcpt: bob@example.org
+ *	notify: SUCCESS,FAILURE
+ *	orcpt: rfc822;bob@example.org
  *
  *	<message>
+ *
+ * "ext" holds four flags, '-' when off (SPOOL_EXT_*: SMTPUTF8 given, UTF-8
+ * needed, REQUIRETLS, "TLS-Required: No"); the last two are known only at
+ * the end of the header section and are written into place then.  "ret"
+ * and "envid" (RFC 3461, ENVID still xtext) come when the client gave them;
+ * "notify" and "orcpt" belong to the rcpt line above them.  Files from
+ * before these keys read as if none had been given.
  *
  * Envelope values come from parsed SMTP commands, which cannot hold CR or
  * LF; spool_open refuses any that do.
@@ -35,7 +47,24 @@
 #include <time.h>
 #include <sys/types.h>
 
+#include "smtp_parse.h"
+
 #define SPOOL_ID_LEN	20
+
+/* What a message came with besides its addresses (RFC 3461, 6531, 8689). */
+#define SPOOL_EXT_SMTPUTF8	0x01	/* MAIL had SMTPUTF8 */
+#define SPOOL_EXT_UTF8		0x02	/* ... and the message needs it */
+#define SPOOL_EXT_REQUIRETLS	0x04	/* MAIL had REQUIRETLS */
+#define SPOOL_EXT_TLS_OPTIONAL	0x08	/* "TLS-Required: No" (RFC 8689 §5) */
+#define SPOOL_EXT_FLAGS		"U8RN"	/* how each bit is written */
+
+struct spool_ext {
+	unsigned		 flags;		/* SPOOL_EXT_* */
+	enum smtp_ret		 ret;
+	char			 envid[SMTP_ENVID_MAX + 1];	/* xtext; "" */
+	unsigned char		*notify;	/* per rcpt (SMTP_NOTIFY_*), or NULL */
+	char			**orcpt;	/* per rcpt, entries or all NULL */
+};
 
 struct spool_envelope {
 	const char		*login;
@@ -46,6 +75,7 @@ struct spool_envelope {
 	char			**rcpts;
 	size_t			 nrcpts;
 	time_t			 arrival;
+	const struct spool_ext	*ext;		/* or NULL: none */
 };
 
 #define SPOOL_BUF_SIZE	16384
@@ -58,6 +88,7 @@ struct spool_file {
 	int			 error;		/* errno of the first failure */
 	char			*buf;		/* writes gather here: one syscall */
 	size_t			 buflen;	/* per SPOOL_BUF_SIZE, not per line */
+	off_t			 ext_offset;	/* the "ext" flags in the file */
 };
 
 /* An envelope read back from queue/ID. */
@@ -71,6 +102,7 @@ struct spool_entry {
 	off_t			 body_offset;
 	off_t			 body_size;
 	char			*dkim;		/* "sel@domain,..." that signed it */
+	struct spool_ext	 ext;		/* notify and orcpt allocated */
 };
 
 /*
@@ -101,6 +133,10 @@ void	spool_write(struct spool_file *, const char *buf, size_t len);
  * (the DKIM placeholders); blocking (worker thread), before spool_commit.
  */
 void	spool_patch(struct spool_file *, off_t off, const char *buf, size_t len);
+/* NOTIFY as the spool and next hops read it: "SUCCESS,FAILURE", "" for 0. */
+void	spool_notify_text(unsigned notify, char *buf, size_t size);
+/* Rewrites the "ext" flags written by spool_open (before spool_commit). */
+void	spool_set_ext(struct spool_file *, unsigned flags);
 /* Appends formatted text, whatever its length. */
 void	spool_printf(struct spool_file *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

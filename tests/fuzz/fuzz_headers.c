@@ -222,7 +222,8 @@ check_addrs(int n, char addrs[][SMTP_ADDR_MAX + 1], size_t max,
 }
 
 static void
-fuzz_rewrite(const char *buf, size_t size, size_t list, const char *authserv)
+fuzz_rewrite(const char *buf, size_t size, size_t list, const char *authserv,
+    int utf8)
 {
 	struct hdr_info info, again;
 	char *out, *out2;
@@ -233,7 +234,7 @@ fuzz_rewrite(const char *buf, size_t size, size_t list, const char *authserv)
 		abort();
 	memset(&info, 0xa5, sizeof(info));
 	n = hdr_rewrite(buf, size, lists[list].names, lists[list].n, authserv,
-	    out, &info);
+	    utf8, out, &info);
 	if (n > size || (lists[list].n == 0 && authserv == NULL &&
 	    (n != size || memcmp(out, buf, size) != 0)))
 		abort();
@@ -251,7 +252,7 @@ fuzz_rewrite(const char *buf, size_t size, size_t list, const char *authserv)
 	check_addrs(info.nfrom > 0 ? (int)info.nfrom : -1, info.from,
 	    HDR_FROM_MAX, buf, size);
 	n2 = hdr_rewrite(out, n, lists[list].names, lists[list].n, authserv,
-	    out2, &again);
+	    utf8, out2, &again);
 	if (n2 != n || memcmp(out, out2, n) != 0)
 		abort();
 	free(out);
@@ -276,10 +277,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data + 1, size);
 
 	check_section_len(buf, size);
-	fuzz_rewrite(buf, size, list, NULL);
-	fuzz_rewrite(buf, size, list, "relay.example.test");
+	fuzz_rewrite(buf, size, list, NULL, 0);
+	fuzz_rewrite(buf, size, list, "relay.example.test", 0);
+	fuzz_rewrite(buf, size, list, NULL, 1);	/* SMTPUTF8 (RFC 6532) */
 	memset(addrs, 0xa5, sizeof(addrs));
-	n = hdr_parse_from(buf, size, addrs, max);
+	n = hdr_parse_from(buf, size, 0, addrs, max);
+	check_addrs(n, addrs, max, buf, size);
+	memset(addrs, 0xa5, sizeof(addrs));
+	n = hdr_parse_from(buf, size, 1, addrs, max);
 	check_addrs(n, addrs, max, buf, size);
 
 	free(buf);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "smtp_parse.h"
+#include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,13 +52,27 @@ check_reply(int rc, const char *reply)
 		abort();
 }
 
-/* An address buffer holds a string within SMTP_ADDR_MAX, "" on error. */
+/*
+ * An address buffer holds a string within SMTP_ADDR_MAX, "" on error;
+ * ASCII without utf8, well-formed UTF-8 without controls with it.
+ */
 static void
-check_addr(int rc, const char *addr, size_t addrsize)
+check_addr(int rc, const char *addr, size_t addrsize, int utf8)
 {
 	if (memchr(addr, '\0', addrsize) == NULL || strlen(addr) > SMTP_ADDR_MAX)
 		abort();
 	if (rc == -1 && addr[0] != '\0')
+		abort();
+	if (!utf8_text_ok(addr, strlen(addr), utf8))
+		abort();
+}
+
+/* A parameter value kept for the spool: a string, no CR, LF or controls. */
+static void
+check_value(const char *v, size_t size)
+{
+	if (memchr(v, '\0', size) == NULL || !utf8_text_ok(v, strlen(v), 1) ||
+	    strchr(v, ' ') != NULL)
 		abort();
 }
 
@@ -70,14 +85,15 @@ check_within(const char *p, size_t len, const char *buf, size_t size)
 }
 
 static void
-fuzz_arg(const struct smtp_cmd *c, const char *buf, size_t size)
+fuzz_arg(const struct smtp_cmd *c, const char *buf, size_t size, int utf8)
 {
 	struct smtp_mail m;
 	struct smtp_rcpt r;
 	char mech[SMTP_MECH_MAX + 1];
 	const char *reply, *ir;
 	size_t irlen, i;
-	int rc;
+	long long chunk;
+	int rc, last;
 
 	switch (c->verb) {
 	case SMTP_VERB_EHLO:
@@ -89,19 +105,32 @@ fuzz_arg(const struct smtp_cmd *c, const char *buf, size_t size)
 		memset(&m, 0xa5, sizeof(m));
 		rc = smtp_parse_mail(c->arg, c->arglen, &m, &reply);
 		check_reply(rc, reply);
-		check_addr(rc, m.addr, sizeof(m.addr));
+		check_addr(rc, m.addr, sizeof(m.addr), rc == 0 && m.smtputf8);
 		if (rc == 0 && (m.size < -1 || (m.body != SMTP_BODY_7BIT &&
 		    m.body != SMTP_BODY_8BITMIME) ||
 		    (m.addr[0] != '\0' && strchr(m.addr, '@') == NULL)))
 			abort();
+		if (rc == 0)
+			check_value(m.envid, sizeof(m.envid));
 		break;
 	case SMTP_VERB_RCPT:
 		memset(&r, 0xa5, sizeof(r));
-		rc = smtp_parse_rcpt(c->arg, c->arglen, &r, &reply);
+		rc = smtp_parse_rcpt(c->arg, c->arglen, utf8, &r, &reply);
 		check_reply(rc, reply);
-		check_addr(rc, r.addr, sizeof(r.addr));
+		check_addr(rc, r.addr, sizeof(r.addr), utf8);
 		if (rc == 0 && strchr(r.addr, '@') == NULL &&
 		    strcmp(r.addr, "postmaster") != 0)
+			abort();
+		if (rc == 0 && ((r.notify & SMTP_NOTIFY_NEVER) && r.notify !=
+		    SMTP_NOTIFY_NEVER))
+			abort();
+		if (rc == 0)
+			check_value(r.orcpt, sizeof(r.orcpt));
+		break;
+	case SMTP_VERB_BDAT:
+		rc = smtp_parse_bdat(c->arg, c->arglen, &chunk, &last, &reply);
+		check_reply(rc, reply);
+		if (rc == 0 && (chunk < 0 || chunk > SMTP_BDAT_MAX))
 			abort();
 		break;
 	case SMTP_VERB_AUTH:
@@ -132,7 +161,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char out[SMTP_ADDR_MAX + 1];
 	const char *reply;
 	char *buf;
-	int rc;
+	int rc, utf8;
 
 	if ((buf = malloc(size > 0 ? size : 1)) == NULL)
 		abort();
@@ -143,17 +172,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_within(c.arg, c.arglen, buf, size);
 	if (c.arglen > 0 && c.arg[c.arglen - 1] == ' ')
 		abort();
-	if (rc == 0)
-		fuzz_arg(&c, buf, size);
+	for (utf8 = 0; rc == 0 && utf8 <= 1; utf8++)
+		fuzz_arg(&c, buf, size, utf8);
 
-	memset(out, 0xa5, sizeof(out));
-	rc = smtp_parse_address(buf, size, out, &reply);
-	check_reply(rc, reply);
-	check_addr(rc, out, sizeof(out));
-	/* Only the domain's case may change. */
-	if (rc == 0 && (strlen(out) != size || strchr(out, '@') == NULL ||
-	    strncmp(out, buf, (size_t)(strrchr(out, '@') - out)) != 0))
-		abort();
+	for (utf8 = 0; utf8 <= 1; utf8++) {
+		memset(out, 0xa5, sizeof(out));
+		rc = smtp_parse_address(buf, size, utf8, out, &reply);
+		check_reply(rc, reply);
+		check_addr(rc, out, sizeof(out), utf8);
+		/* Only the domain's case may change. */
+		if (rc == 0 && (strlen(out) != size || strchr(out, '@') == NULL ||
+		    strncmp(out, buf, (size_t)(strrchr(out, '@') - out)) != 0))
+			abort();
+	}
 
 	free(buf);
 	return 0;

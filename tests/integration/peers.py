@@ -176,6 +176,12 @@ class _Handler:
             return [self.peer.refuse_ehlo]
         if self.peer.pipelining:
             responses.insert(-1, "250-PIPELINING")
+        for ext in self.peer.extensions:
+            # RFC 8689 §4: REQUIRETLS only over TLS.
+            if ext == "REQUIRETLS" and session.ssl is None:
+                continue
+            if ext != "SMTPUTF8":       # aiosmtpd offers that one itself
+                responses.insert(-1, "250-" + ext)
         return responses
 
     async def handle_HELO(self, server, session, envelope, hostname):
@@ -269,6 +275,30 @@ class _SMTP(SMTP):
         self._peer._closed(self)
         super().connection_lost(error)
 
+    def _take_params(self, verb, arg, names):
+        """Records the command as sent; drops the parameters the Peer
+        offers (aiosmtpd knows none of DSN and REQUIRETLS) before aiosmtpd
+        parses the rest."""
+        self._peer.raw.append((self._peer._conn_number(self), verb, arg or ""))
+        if not arg:
+            return arg
+        words = arg.split(" ")
+        keep = [w for w in words
+                if w.split("=", 1)[0].upper() not in names]
+        return " ".join(keep)
+
+    async def smtp_MAIL(self, arg):
+        names = set()
+        if "DSN" in self._peer.extensions:
+            names |= {"RET", "ENVID"}
+        if "REQUIRETLS" in self._peer.extensions:
+            names.add("REQUIRETLS")
+        return await super().smtp_MAIL(self._take_params("MAIL", arg, names))
+
+    async def smtp_RCPT(self, arg):
+        names = {"NOTIFY", "ORCPT"} if "DSN" in self._peer.extensions else set()
+        return await super().smtp_RCPT(self._take_params("RCPT", arg, names))
+
 
 class _Controller(Controller):
     def __init__(self, peer, *args, **kw):
@@ -291,14 +321,19 @@ class Peer:
     would be; or a number: the message is taken, the 250 comes that many
     seconds later).  pipelining: advertise PIPELINING (aiosmtpd handles
     pipelined commands in order anyway); refuse_ehlo: the reply to EHLO
-    (the client must fall back to HELO); data_size_limit: SIZE.
+    (the client must fall back to HELO); data_size_limit: SIZE;
+    extensions: any of "DSN", "SMTPUTF8", "REQUIRETLS" to offer (after
+    TLS for REQUIRETLS), their parameters accepted; raw records each MAIL
+    and RCPT argument as it came.
     """
 
     def __init__(self, host="127.0.0.1", port=None, tls=None, users=None,
                  require_auth=False, auth_require_tls=True, name="mx.test",
                  rcpt_reply=None, data_reply=None, pipelining=False,
-                 refuse_ehlo=None, data_size_limit=None, implicit=False):
+                 refuse_ehlo=None, data_size_limit=None, implicit=False,
+                 extensions=()):
         self.implicit = implicit
+        self.extensions = tuple(extensions)
         self.pipelining = pipelining
         self.refuse_ehlo = refuse_ehlo
         self.data_size_limit = data_size_limit
@@ -324,6 +359,7 @@ class Peer:
         self.refused = []
         self.ehlos = []
         self.commands = []          # (conn, verb, address, parameters)
+        self.raw = []               # (conn, "MAIL"|"RCPT", argument as sent)
         self.pipelined = []         # what waited behind a MAIL command
         self.auth_attempts = []     # (login, password, accepted)
         self._servers = []
@@ -393,6 +429,8 @@ class Peer:
         kw = {}
         if self.users is not None:
             kw["authenticator"] = self._authenticator
+        # aiosmtpd offers SMTPUTF8 unless told not to.
+        kw["enable_SMTPUTF8"] = "SMTPUTF8" in self.extensions
         auth_require_tls = self.auth_require_tls
         if self.implicit:
             kw["ssl_context"] = ctx

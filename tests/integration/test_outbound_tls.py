@@ -477,6 +477,19 @@ class MTASTSRequireTest(OutboundTLSTestCase):
     def test_domain_with_policy_delivers(self):
         self.delivered("enforce.test", self.good, "mta-sts-enforce")
 
+    def test_tls_required_no_relaxes_the_policy(self):
+        """RFC 8689 §5: "TLS-Required: No" asks that the receiver's TLS
+        policies not hold the message up; it travels on unchanged."""
+        t = tok()
+        rcpt = "bob@plain.test"
+        qid = self.send(message(t, rcpt, extra_headers=b"TLS-Required: No\r\n"),
+                        [rcpt])
+        a = self.arrival(self.plainmx, t)
+        self.assertIn(b"\r\nTLS-Required: No\r\n", a.data)
+        self.rcpt_line(qid, rcpt, r"\bresult=sent\b",
+                       r"\bpolicy=tls-required-no\b")
+        self.wait_gone(qid)
+
 
 # ====================================================================
 # DANE

@@ -1146,7 +1146,8 @@ class BareLFNormalizeTest(PolicyCase):
 # ====================================================================
 
 BAD_MAIL = {
-    "overlong": "MAIL FROM:<%s@%s.example.test>" % ("a" * 64, "b" * 500),
+    # MAIL may be 600 octets longer than 512 for ENVID (RFC 3461 §4).
+    "overlong": "MAIL FROM:<%s@%s.example.test>" % ("a" * 64, "b" * 1100),
     "8-bit": b"MAIL FROM:<al\xc3\xafce@example.test>",
     "8-bit latin1": b"MAIL FROM:<alice@example.test> BODY=8BITMIM\xc9",
     "no closing >": "MAIL FROM:<alice@example.test",
@@ -1159,10 +1160,14 @@ BAD_MAIL = {
     "repeated SIZE": "MAIL FROM:<alice@example.test> SIZE=100 SIZE=200",
     "repeated BODY": "MAIL FROM:<alice@example.test> BODY=7BIT BODY=8BITMIME",
     "unknown param": "MAIL FROM:<alice@example.test> FOO=bar",
-    "SMTPUTF8 param": "MAIL FROM:<alice@example.test> SMTPUTF8",
+    "SMTPUTF8 value": "MAIL FROM:<alice@example.test> SMTPUTF8=yes",
+    "8-bit without SMTPUTF8": b"MAIL FROM:<al\xc3\xafce@example.test> BODY=8BITMIME",
+    "bad ENVID": "MAIL FROM:<alice@example.test> ENVID=a+0D+0Ab",
+    "bad RET": "MAIL FROM:<alice@example.test> RET=ALL",
+    "BINARYMIME": "MAIL FROM:<alice@example.test> BODY=BINARYMIME",
 }
 BAD_RCPT = {
-    "overlong": "RCPT TO:<%s@example.org>" % ("c" * 600),
+    "overlong": "RCPT TO:<%s@example.org>" % ("c" * 1200),
     "8-bit": b"RCPT TO:<b\xc3\xb6b@example.org>",
     "no closing >": "RCPT TO:<bob@example.org",
     "two paths": "RCPT TO:<bob@example.org> <eve@example.org>",
@@ -1173,7 +1178,9 @@ BAD_RCPT = {
     "bang hack": "RCPT TO:<example.org!bob@example.test>",
     "bang no domain": "RCPT TO:<example.org!bob>",
     "two @": "RCPT TO:<bob@example.org@example.test>",
-    "unknown param": "RCPT TO:<bob@example.org> NOTIFY=NEVER",
+    "unknown param": "RCPT TO:<bob@example.org> FOO=bar",
+    "bad NOTIFY": "RCPT TO:<bob@example.org> NOTIFY=NEVER,SUCCESS",
+    "bad ORCPT": "RCPT TO:<bob@example.org> ORCPT=bob@example.org",
 }
 
 
@@ -1199,6 +1206,8 @@ class BadCommandTest(PolicyCase):
                     self.assertReply(r, 501, "5.5.4")
                 if name == "unknown param":
                     self.assertReply(r, 555, "5.5.4")
+                if name.startswith("8-bit") and "latin1" not in name:
+                    self.assertReply(r, 553, "5.6.7")   # RFC 6531 §3.5
                 # No sender was set: MAIL is still possible.
                 self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 250)
 
@@ -1212,6 +1221,8 @@ class BadCommandTest(PolicyCase):
                     self.assertReply(r, 500, "5.5.2")
                 if name == "unknown param":
                     self.assertReply(r, 555, "5.5.4")
+                if name == "8-bit":
+                    self.assertReply(r, 553, "5.6.7")
                 # The transaction goes on with a good recipient.
                 self.assertReply(c.cmd("RCPT TO:<%s>" % RCPT), 250)
 

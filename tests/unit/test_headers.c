@@ -61,7 +61,7 @@ rewrite(const char *desc, const char *in, size_t len,
 	char *p = dup_range(in, len), *out = alloc(len);
 	size_t n;
 
-	n = hdr_rewrite(p, len, strip, nstrip, NULL, out, &info);
+	n = hdr_rewrite(p, len, strip, nstrip, NULL, 0, out, &info);
 	CHECK(n == strlen(want) && memcmp(out, want, n) == 0 &&
 	    info.error == werr, "rewrite: %s (error %s, %zu bytes out)",
 	    desc, errname[info.error], n);
@@ -84,7 +84,7 @@ from(const char *desc, const char *body, size_t len, size_t max, int want,
 	va_list ap;
 	int n, i, ok;
 
-	n = hdr_parse_from(p, len, out, max);
+	n = hdr_parse_from(p, len, 0, out, max);
 	ok = n == want;
 	va_start(ap, want);
 	for (i = 0; ok && i < n; i++)
@@ -209,7 +209,7 @@ test_body(void)
 	sl = hdr_section_len(p, sizeof(msg) - 1);
 	CHECK(sl == 37, "body: section ends at the empty line");
 	out = alloc(sl - 2);
-	n = hdr_rewrite(p, sl - 2, LIST(received), NULL, out, &info);
+	n = hdr_rewrite(p, sl - 2, LIST(received), NULL, 0, out, &info);
 	CHECK(n == 22 && memcmp(out, "From: a@example.test\r\n", n) == 0 &&
 	    memcmp(p + sl, "Received: in the body\r\n", 23) == 0,
 	    "body: never passed in, never touched");
@@ -403,10 +403,10 @@ test_garbage(void)
 			    1)] : (char)c;
 		}
 		o = alloc(len);
-		n = hdr_rewrite(in, len, LIST(froms), NULL, o, &info);
+		n = hdr_rewrite(in, len, LIST(froms), NULL, 0, o, &info);
 		bad |= n > len || info.nfrom > HDR_FROM_MAX;
 		(void)hdr_section_len(in, len);
-		c = hdr_parse_from(in, len, out, HDR_FROM_MAX);
+		c = hdr_parse_from(in, len, 0, out, HDR_FROM_MAX);
 		bad |= c == 0 || c > HDR_FROM_MAX;
 		free(in);
 		free(o);
@@ -416,8 +416,8 @@ test_garbage(void)
 		char b = (char)c;
 
 		in = dup_range(&b, 1);
-		n = hdr_rewrite(in, 1, LIST(froms), NULL, in, &info);
-		(void)hdr_parse_from(in, 1, out, HDR_FROM_MAX);
+		n = hdr_rewrite(in, 1, LIST(froms), NULL, 0, in, &info);
+		(void)hdr_parse_from(in, 1, 0, out, HDR_FROM_MAX);
 		(void)hdr_section_len(in, 1);
 		bad |= n > 1;
 		free(in);
@@ -475,12 +475,12 @@ test_authres(void)
 	authserv(S(" a b"), 0, NULL);
 	authserv(S(" \"open"), 0, NULL);
 	authserv(S(" i=; x"), 1, NULL);
-	n = hdr_rewrite(p, sizeof(in) - 1, NULL, 0, ours, out, &info);
+	n = hdr_rewrite(p, sizeof(in) - 1, NULL, 0, ours, 0, out, &info);
 	CHECK(n == sizeof(want) - 1 && memcmp(out, want, n) == 0 &&
 	    info.authres_removed == 3, "rewrite: fields claiming our authserv-id "
 	    "and unreadable ones go, others stay (%zu removed)",
 	    info.authres_removed);
-	n = hdr_rewrite(p, sizeof(in) - 1, NULL, 0, NULL, out, &info);
+	n = hdr_rewrite(p, sizeof(in) - 1, NULL, 0, NULL, 0, out, &info);
 	CHECK(n == sizeof(in) - 1 && info.authres_removed == 0,
 	    "rewrite: without an authserv-id nothing goes");
 	free(p);
@@ -526,6 +526,35 @@ test_ident(void)
 	CHECK(info.ident_error != NULL, "too many identity mailboxes is an error");
 }
 
+/* SMTPUTF8 (RFC 6532) and "TLS-Required: No" (RFC 8689 §5). */
+static void
+test_utf8(void)
+{
+	static const char in[] = "From: J\xc3\xb6rg M\xc3\xbcller "
+	    "<j\xc3\xb6rg@b\xc3\xbc.test>\r\nSubject: \xc3\xa9t\xc3\xa9\r\n"
+	    "TLS-Required:  no \r\n";
+	char out[sizeof(in)], addrs[2][SMTP_ADDR_MAX + 1];
+	struct hdr_info info;
+	size_t n;
+
+	n = hdr_rewrite(in, sizeof(in) - 1, NULL, 0, NULL, 1, out, &info);
+	CHECK(n == sizeof(in) - 1 && info.error == HDR_OK && info.nfrom == 1 &&
+	    strcmp(info.from[0], "j\xc3\xb6rg@b\xc3\xbc.test") == 0 &&
+	    info.eight_bit && info.tls_required_no, "utf8: From: read, 8-bit "
+	    "and TLS-Required seen");
+	n = hdr_rewrite(in, sizeof(in) - 1, NULL, 0, NULL, 0, out, &info);
+	CHECK(info.error == HDR_ERR_FROM_SYNTAX && info.eight_bit,
+	    "utf8: without SMTPUTF8 a UTF-8 From: is not read");
+	CHECK(hdr_parse_from("\"J\xc3\xb6rg\" <a@b.test>", 18, 1, addrs, 2) == 1,
+	    "utf8: quoted display name");
+	CHECK(hdr_parse_from("a\xc3@b.test", 9, 1, addrs, 2) == -1,
+	    "utf8: ill-formed refused");
+	n = hdr_rewrite(S("TLS-Required: Yes\r\nFrom: a@b.test\r\n"), NULL, 0,
+	    NULL, 0, out, &info);
+	CHECK(!info.tls_required_no && !info.eight_bit && info.nfrom == 1,
+	    "TLS-Required: Yes is not No");
+}
+
 int
 main(void)
 {
@@ -538,6 +567,7 @@ main(void)
 	test_info();
 	test_from();
 	test_garbage();
+	test_utf8();
 	printf("# %d tests, %d failed\n", tests, failures);
 	return failures == 0 ? 0 : 1;
 }

@@ -406,6 +406,50 @@ check_normalize_lf(void)
 	}
 }
 
+/* BDAT (RFC 3030): no dots, no terminator; the same line rules. */
+static void
+check_bdat(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;	/* with what msg_reader_end adds */
+		int		 normalize;
+		enum msg_error	 error;
+		const char	*desc;
+	} bdat_cases[] = {
+		{ "a\r\n.\r\nb\r\n", "a\r\n.\r\nb\r\n", 0, MSG_OK,
+		    "CRLF.CRLF is text, not an end" },
+		{ "..a\r\n", "..a\r\n", 0, MSG_OK, "a leading dot is kept" },
+		{ "a\r\nb", "a\r\nb\r\n", 0, MSG_OK,
+		    "a last line without CRLF gets one" },
+		{ "a\r\n", "a\r\n", 0, MSG_OK, "nothing added after CRLF" },
+		{ "", "", 0, MSG_OK, "an empty message" },
+		{ "a\r", "a\r", 0, MSG_ERR_BARE_CR, "a CR at the very end is bare" },
+		{ "a\nb\r\n", "", 0, MSG_ERR_BARE_LF, "bare LF refused" },
+		{ "a\nb", "a\r\nb\r\n", 1, MSG_OK, "bare LF normalized" },
+		{ "a\r\n\0\r\n", "", 0, MSG_ERR_NUL, "NUL refused" },
+	};
+	char out[64];
+	size_t i, outlen, used;
+
+	for (i = 0; i < sizeof(bdat_cases) / sizeof(bdat_cases[0]); i++) {
+		struct msg_reader r;
+		size_t len = strlen(bdat_cases[i].in);
+
+		if (bdat_cases[i].error == MSG_ERR_NUL)
+			len = 6;
+		msg_reader_init(&r, 0);
+		r.bdat = 1;
+		r.normalize_lf = bdat_cases[i].normalize;
+		used = msg_reader_feed(&r, bdat_cases[i].in, len, out, &outlen);
+		outlen += msg_reader_end(&r, out + outlen);
+		CHECK(r.done && used == len && r.error == bdat_cases[i].error &&
+		    (r.error != MSG_OK || (outlen == strlen(bdat_cases[i].out) &&
+		    memcmp(out, bdat_cases[i].out, outlen) == 0)), "bdat: %s",
+		    bdat_cases[i].desc);
+	}
+}
+
 int
 main(void)
 {
@@ -417,6 +461,7 @@ main(void)
 	check_cr_at_chunk_end();
 	check_replies();
 	check_normalize_lf();
+	check_bdat();
 	printf("1..%d\n", tests);
 	if (failures != 0) {
 		printf("# %d of %d failed\n", failures, tests);

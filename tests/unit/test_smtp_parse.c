@@ -32,6 +32,11 @@
 #define BAD_SIZE	"501 5.5.4 Bad SIZE parameter"
 #define BAD_BODY	"501 5.5.4 BODY must be 7BIT or 8BITMIME"
 #define BAD_AUTHP	"501 5.5.4 Bad AUTH parameter"
+#define NO_UTF8		"553 5.6.7 Non-ASCII address without SMTPUTF8"
+#define BAD_NOTIFY	"501 5.5.4 NOTIFY must be NEVER or a list of SUCCESS, " \
+			"FAILURE, DELAY"
+#define BAD_ORCPT	"501 5.5.4 Bad ORCPT parameter"
+#define BAD_ENVID	"501 5.5.4 Bad ENVID parameter"
 
 /* What reply holds before a call: a success must set it to NULL. */
 #define UNSET		"unset"
@@ -147,7 +152,7 @@ rcpt(const char *s, size_t len, const char *want, const char *waddr)
 	char *p = dup_range(s, len);
 	int rc, ok;
 
-	rc = smtp_parse_rcpt(p, len, &r, &reply);
+	rc = smtp_parse_rcpt(p, len, 0, &r, &reply);
 	if (want != NULL)
 		ok = rc == -1 && reply_is(reply, want) && r.addr[0] == '\0';
 	else
@@ -164,7 +169,7 @@ addr(const char *s, size_t len, const char *want, const char *waddr)
 	char *p = dup_range(s, len);
 	int rc, ok;
 
-	rc = smtp_parse_address(p, len, out, &reply);
+	rc = smtp_parse_address(p, len, 0, out, &reply);
 	if (want != NULL)
 		ok = rc == -1 && reply_is(reply, want) && out[0] == '\0';
 	else
@@ -251,7 +256,8 @@ test_command(void)
 	cmd(S("HELP"), NULL, SMTP_VERB_HELP, NULL);
 	cmd(S("HELP MAIL"), NULL, SMTP_VERB_HELP, "MAIL");
 	cmd(S("BDAT 100 LAST"), NULL, SMTP_VERB_BDAT, "100 LAST");
-	cmd(S("BDAT"), NULL, SMTP_VERB_BDAT, NULL);
+	cmd(S("BDAT"), "501 5.5.4 Syntax: BDAT chunk-size [LAST]", 0, NULL);
+	cmd(S("bdat 12 LAST"), NULL, SMTP_VERB_BDAT, "12 LAST");
 
 	/* Unknown verbs are the session's to answer. */
 	cmd(S(""), NULL, SMTP_VERB_UNKNOWN, NULL);
@@ -273,7 +279,13 @@ test_command(void)
 	cmd(S("RCPT TO:<a@b>\n"), BAD_CHAR, 0, NULL);
 	cmd(S("QUIT\x1b"), BAD_CHAR, 0, NULL);
 	cmd(S("NOOP \x7f"), BAD_CHAR, 0, NULL);
-	cmd(S("MAIL FROM:<j\xc3\xb6rg@b.test>"), BAD_CHAR, 0, NULL);
+	/* UTF-8 reaches MAIL and RCPT, which decide (SMTPUTF8) */
+	cmd(S("MAIL FROM:<j\xc3\xb6rg@b.test>"), NULL, SMTP_VERB_MAIL,
+	    "FROM:<j\xc3\xb6rg@b.test>");
+	cmd(S("MAIL FROM:<j\xc3@b.test>"), BAD_CHAR, 0, NULL);	/* cut short */
+	cmd(S("MAIL FROM:<\xc0\xaf@b.test>"), BAD_CHAR, 0, NULL);	/* overlong */
+	cmd(S("MAIL FROM:<\xed\xa0\x80@b.test>"), BAD_CHAR, 0, NULL); /* surrogate */
+	cmd(S("MAIL FROM:<\xf4\x90\x80\x80@b.test>"), BAD_CHAR, 0, NULL);
 	cmd(S("\xff\xfe"), BAD_CHAR, 0, NULL);
 	cmd(S("HELO \x80"), BAD_CHAR, 0, NULL);
 
@@ -286,7 +298,7 @@ test_command(void)
 		int needs = v == SMTP_VERB_EHLO || v == SMTP_VERB_HELO ||
 		    v == SMTP_VERB_AUTH || v == SMTP_VERB_MAIL ||
 		    v == SMTP_VERB_RCPT || v == SMTP_VERB_VRFY ||
-		    v == SMTP_VERB_EXPN;
+		    v == SMTP_VERB_EXPN || v == SMTP_VERB_BDAT;
 		struct smtp_cmd c;
 		const char *reply = UNSET;
 		char *p = dup_range(n, strlen(n));
@@ -379,8 +391,8 @@ test_address(void)
 	addr(S("a\0@b.test"), BAD_ADDR, NULL);
 	addr(S("a@b.test\0"), BAD_ADDR, NULL);
 	addr(S("a@b\0.test"), BAD_ADDR, NULL);
-	addr(S("j\xc3\xb6rg@b.test"), BAD_ADDR, NULL);
-	addr(S("a@b\xff.test"), BAD_ADDR, NULL);
+	addr(S("j\xc3\xb6rg@b.test"), NO_UTF8, NULL);
+	addr(S("a@b\xff.test"), NO_UTF8, NULL);
 	addr(S("a\r\n@b.test"), BAD_ADDR, NULL);
 	addr(S("a\t@b.test"), BAD_ADDR, NULL);
 
@@ -405,7 +417,7 @@ test_address(void)
 	addr(S("\"a\0b\"@example.test"), BAD_ADDR, NULL);
 	addr(S("\"a\rb\"@example.test"), BAD_ADDR, NULL);
 	addr(S("\"a\x7f\"@example.test"), BAD_ADDR, NULL);
-	addr(S("\"a\xc3\xa9\"@example.test"), BAD_ADDR, NULL);
+	addr(S("\"a\xc3\xa9\"@example.test"), NO_UTF8, NULL);
 	addr(S("\"\"@example.test"), BAD_ADDR, NULL);
 	addr(S("\"abc@example.test"), BAD_ADDR, NULL);
 	addr(S("\"a\"b@example.test"), BAD_ADDR, NULL);
@@ -529,8 +541,10 @@ test_mail(void)
 	    "a@b.test", 10, SMTP_BODY_8BITMIME);
 	mail(S("FROM:<> BODY=8BITMIME SIZE=10"), NULL, "", 10,
 	    SMTP_BODY_8BITMIME);
-	mail(S("FROM:<a@b.test> SMTPUTF8"), UNSUPPORTED, NULL, 0, 0);
-	mail(S("FROM:<a@b.test> RET=HDRS"), UNSUPPORTED, NULL, 0, 0);
+	mail(S("FROM:<a@b.test> SMTPUTF8=yes"), "501 5.5.4 SMTPUTF8 takes no value",
+	    NULL, 0, 0);
+	mail(S("FROM:<a@b.test> RET=ALL"), "501 5.5.4 RET must be FULL or HDRS",
+	    NULL, 0, 0);
 	mail(S("FROM:<a@b.test> SIZEX=1"), UNSUPPORTED, NULL, 0, 0);
 	mail(S("FROM:<a@b.test> =1"), UNSUPPORTED, NULL, 0, 0);
 	mail(S("FROM:<a@b.test> SIZE=1 FOO"), UNSUPPORTED, NULL, 0, 0);
@@ -562,8 +576,7 @@ test_rcpt(void)
 	rcpt(S("FROM:<a@b.test>"), RCPT_SYNTAX, NULL);
 	rcpt(S("TO"), RCPT_SYNTAX, NULL);
 	rcpt(S(""), RCPT_SYNTAX, NULL);
-	rcpt(S("TO:<a@b.test> NOTIFY=NEVER"), UNSUPPORTED, NULL);
-	rcpt(S("TO:<a@b.test> ORCPT=rfc822;a@b.test"), UNSUPPORTED, NULL);
+	rcpt(S("TO:<a@b.test> X-FOO=1"), UNSUPPORTED, NULL);
 	rcpt(S("TO:<@a,@b:u@d.test>"), SOURCE_ROUTE, NULL);
 	rcpt(S("TO:<u@[192.0.2.1]>"), LITERAL, NULL);
 	rcpt(S("TO:<u@10.0.0.1>"), LITERAL, NULL);
@@ -571,7 +584,7 @@ test_rcpt(void)
 	rcpt(S("TO:<d.test!u@b.test>"), PERCENT, NULL);
 	rcpt(S("TO:<\"a@b\"@example.test>"), BAD_RCPT, NULL);
 	rcpt(S("TO:<\"a\\b\"@example.test>"), BAD_RCPT, NULL);
-	rcpt(S("TO:<a@b\xc3\xa9.test>"), BAD_RCPT, NULL);
+	rcpt(S("TO:<a@b\xc3\xa9.test>"), NO_UTF8, NULL);
 	snprintf(buf, sizeof(buf), "TO:<%s>", rep('l', 65, "@b.test"));
 	rcpt(buf, strlen(buf), LOCAL_LONG, NULL);
 	snprintf(buf, sizeof(buf), "TO:<u@%s>", rep('d', 64, ".test"));
@@ -613,6 +626,177 @@ test_auth(void)
 	auth(S("PLAIN=dGVzdA=="), AUTH_SYNTAX, NULL, NULL);
 }
 
+/* RFC 3461 §4: RET, ENVID on MAIL, NOTIFY, ORCPT on RCPT. */
+static void
+mail_dsn(const char *s, size_t len, const char *want, enum smtp_ret wret,
+    const char *wenvid)
+{
+	struct smtp_mail m;
+	const char *reply = UNSET;
+	char *p = dup_range(s, len);
+	int rc, ok;
+
+	rc = smtp_parse_mail(p, len, &m, &reply);
+	if (want != NULL)
+		ok = rc == -1 && reply_is(reply, want) && m.envid[0] == '\0' &&
+		    m.ret == SMTP_RET_NONE;
+	else
+		ok = rc == 0 && reply == NULL && m.ret == wret &&
+		    strcmp(m.envid, wenvid) == 0;
+	check(ok, "mail dsn", s, len, rc == 0 ? m.envid : reply);
+	free(p);
+}
+
+static void
+rcpt_dsn(const char *s, size_t len, int utf8, const char *want,
+    unsigned wnotify, const char *worcpt)
+{
+	struct smtp_rcpt r;
+	const char *reply = UNSET;
+	char *p = dup_range(s, len);
+	int rc, ok;
+
+	rc = smtp_parse_rcpt(p, len, utf8, &r, &reply);
+	if (want != NULL)
+		ok = rc == -1 && reply_is(reply, want) && r.addr[0] == '\0' &&
+		    r.notify == 0 && r.orcpt[0] == '\0';
+	else
+		ok = rc == 0 && reply == NULL && r.notify == wnotify &&
+		    strcmp(r.orcpt, worcpt) == 0;
+	check(ok, "rcpt dsn", s, len, rc == 0 ? r.orcpt : reply);
+	free(p);
+}
+
+static void
+test_dsn(void)
+{
+	mail_dsn(S("FROM:<a@b.test> RET=FULL"), NULL, SMTP_RET_FULL, "");
+	mail_dsn(S("FROM:<a@b.test> ret=hdrs ENVID=QQ+2B7"), NULL,
+	    SMTP_RET_HDRS, "QQ+2B7");
+	mail_dsn(S("FROM:<a@b.test> RET=FULL RET=HDRS"), DUPLICATE, 0, NULL);
+	mail_dsn(S("FROM:<a@b.test> ENVID="), BAD_ENVID, 0, NULL);
+	mail_dsn(S("FROM:<a@b.test> ENVID=a+2"), BAD_ENVID, 0, NULL);
+	mail_dsn(S("FROM:<a@b.test> ENVID=a+2b"), BAD_ENVID, 0, NULL);	/* hex case */
+	mail_dsn(S("FROM:<a@b.test> ENVID=a+0D+0Ab"), BAD_ENVID, 0, NULL);
+	mail_dsn(S("FROM:<a@b.test> ENVID=a+00"), BAD_ENVID, 0, NULL);
+	/* UTF-8 in the decoded ENVID needs SMTPUTF8, which may come after. */
+	mail_dsn(S("FROM:<a@b.test> ENVID=+C3+A9"), BAD_ENVID, 0, NULL);
+	mail_dsn(S("FROM:<a@b.test> ENVID=+C3+A9 SMTPUTF8"), NULL, SMTP_RET_NONE,
+	    "+C3+A9");
+	mail_dsn(S("FROM:<a@b.test> ENVID="
+	    "12345678901234567890123456789012345678901234567890"
+	    "12345678901234567890123456789012345678901234567890"), NULL,
+	    SMTP_RET_NONE, "12345678901234567890123456789012345678901234567890"
+	    "12345678901234567890123456789012345678901234567890");
+	mail_dsn(S("FROM:<a@b.test> ENVID="
+	    "12345678901234567890123456789012345678901234567890"
+	    "123456789012345678901234567890123456789012345678901"), BAD_ENVID,
+	    0, NULL);
+
+	rcpt_dsn(S("TO:<a@b.test> NOTIFY=NEVER"), 0, NULL, SMTP_NOTIFY_NEVER, "");
+	rcpt_dsn(S("TO:<a@b.test> NOTIFY=success,DELAY"), 0, NULL,
+	    SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_DELAY, "");
+	rcpt_dsn(S("TO:<a@b.test> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=rfc822;a@b.test"),
+	    0, NULL, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY,
+	    "rfc822;a@b.test");
+	rcpt_dsn(S("TO:<a@b.test> NOTIFY=NEVER,SUCCESS"), 0, BAD_NOTIFY, 0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> NOTIFY=SUCCESS,SUCCESS"), 0, BAD_NOTIFY, 0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> NOTIFY=SUCCESS,"), 0, BAD_NOTIFY, 0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> NOTIFY="), 0, BAD_NOTIFY, 0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> NOTIFY=NEVER NOTIFY=NEVER"), 0, DUPLICATE, 0,
+	    NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=rfc822;a+2Bb@c.test"), 0, NULL, 0,
+	    "rfc822;a+2Bb@c.test");
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=a@b.test"), 0, BAD_ORCPT, 0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=;a@b.test"), 0, BAD_ORCPT, 0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=rfc822;"), 0, BAD_ORCPT, 0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=rfc822;a+0D+0AX:y"), 0, BAD_ORCPT, 0,
+	    NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=rf(c;a@b"), 0, BAD_ORCPT, 0, NULL);
+	/* RFC 6533 §3: the utf-8 type, raw or \x{..}, with SMTPUTF8 only */
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=utf-8;j\xc3\xb6rg@b.test"), 1, NULL, 0,
+	    "utf-8;j\xc3\xb6rg@b.test");
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=utf-8;j\\x{F6}rg@b.test"), 1, NULL, 0,
+	    "utf-8;j\\x{F6}rg@b.test");
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=utf-8;j\xc3\xb6rg@b.test"), 0, BAD_ORCPT,
+	    0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=utf-8;j\\x{D800}@b.test"), 1, BAD_ORCPT,
+	    0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=utf-8;j\\x{0A}@b.test"), 1, BAD_ORCPT,
+	    0, NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=utf-8;j\\x{}@b.test"), 1, BAD_ORCPT, 0,
+	    NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=utf-8;j\\x{F6@b.test"), 1, BAD_ORCPT, 0,
+	    NULL);
+	rcpt_dsn(S("TO:<a@b.test> ORCPT=utf-8;j\xc2\x85@b.test"), 1, BAD_ORCPT,
+	    0, NULL);	/* C1 control NEL */
+}
+
+/* RFC 6531: SMTPUTF8 lets MAIL and RCPT carry UTF-8 addresses. */
+static void
+test_utf8(void)
+{
+	struct smtp_mail m;
+	const char *reply;
+	char *p;
+
+	p = dup_range(S("FROM:<j\xc3\xb6rg@B\xc3\xbc.test> SMTPUTF8 REQUIRETLS"));
+	check(smtp_parse_mail(p, strlen("FROM:<j\xc3\xb6rg@B\xc3\xbc.test> "
+	    "SMTPUTF8 REQUIRETLS"), &m, &reply) == 0 && m.smtputf8 &&
+	    m.requiretls && strcmp(m.addr, "j\xc3\xb6rg@b\xc3\xbc.test") == 0,
+	    "mail utf8", p, 10, reply);
+	free(p);
+	mail(S("FROM:<j\xc3\xb6rg@b.test>"), NO_UTF8, NULL, 0, 0);
+	mail(S("FROM:<j\xc3\xb6rg@b.test> SMTPUTF8 SMTPUTF8"), DUPLICATE, NULL,
+	    0, 0);
+	mail(S("FROM:<a@b.test> REQUIRETLS=1"),
+	    "501 5.5.4 REQUIRETLS takes no value", NULL, 0, 0);
+	rcpt_dsn(S("TO:<\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.test>"),
+	    1, NULL, 0, "");
+	rcpt_dsn(S("TO:<\"a \xc3\xa9\"@b.test>"), 1, NULL, 0, "");
+	rcpt_dsn(S("TO:<a\xc2\x9f@b.test>"), 1, BAD_RCPT, 0, NULL);	/* C1 */
+	rcpt_dsn(S("TO:<a@\xc3\xa9\xc3.test>"), 1, BAD_RCPT, 0, NULL);
+	/* 64 octets of local part: UTF-8 counts in octets */
+	rcpt_dsn(S("TO:<\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9@b.test>"),
+	    1, LOCAL_LONG, 0, NULL);
+}
+
+static void
+bdat(const char *s, size_t len, const char *want, long long wsize, int wlast)
+{
+	const char *reply = UNSET;
+	char *p = dup_range(s, len);
+	long long size;
+	int last, rc;
+
+	rc = smtp_parse_bdat(p, len, &size, &last, &reply);
+	check(want != NULL ? rc == -1 && reply_is(reply, want) :
+	    rc == 0 && reply == NULL && size == wsize && last == wlast,
+	    "bdat", s, len, reply);
+	free(p);
+}
+
+static void
+test_bdat(void)
+{
+	const char *bad = "501 5.5.4 Syntax: BDAT chunk-size [LAST]";
+
+	bdat(S("0"), NULL, 0, 0);
+	bdat(S("0 LAST"), NULL, 0, 1);
+	bdat(S("1048576 last"), NULL, 1048576, 1);
+	bdat(S("999999999999999"), NULL, 999999999999999LL, 0);
+	bdat(S("1000000000000000"), bad, 0, 0);	/* 16 digits */
+	bdat(S("-1"), bad, 0, 0);
+	bdat(S("12 LAST LAST"), bad, 0, 0);
+	bdat(S("12 FIRST"), bad, 0, 0);
+	bdat(S("12x"), bad, 0, 0);
+	bdat(S("LAST"), bad, 0, 0);
+	bdat(S("+5"), bad, 0, 0);
+}
+
 int
 main(void)
 {
@@ -622,6 +806,9 @@ main(void)
 	test_mail();
 	test_rcpt();
 	test_auth();
+	test_dsn();
+	test_utf8();
+	test_bdat();
 	printf("# %d tests, %d failed\n", ntest, nfail);
 	return nfail == 0 ? 0 : 1;
 }

@@ -1,0 +1,500 @@
+#!/usr/bin/env python3
+"""The SMTP extensions clients and next hops expect, end to end: DSN
+(RFC 3461/3464), SMTPUTF8 (RFC 6531/6532), CHUNKING (RFC 3030) and
+REQUIRETLS (RFC 8689).  Mail goes in with Python's smtplib and with raw
+SMTP (BDAT has no client in smtplib); real aiosmtpd next hops (peers.Peer)
+offer DSN, SMTPUTF8 and REQUIRETLS or not; dnsmasq is the resolver for the
+MX case.  The tests check what arrives at the next hop (the MAIL and RCPT
+parameters as sent, the bytes), the DSNs that come back and the log.
+
+Run by `make check` like the other suites (see test_delivery.py).
+"""
+
+import email
+import email.message
+import email.policy
+import os
+import re
+import smtplib
+import sys
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+try:
+    import aiosmtpd  # noqa: F401
+except ImportError:
+    if (sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3")
+            and not os.environ.get("SUBMITD_TEST_REEXEC")):
+        os.environ["SUBMITD_TEST_REEXEC"] = "1"
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    print("SKIP: python3-aiosmtpd is not installed")
+    sys.exit(77)
+
+import harness as h  # noqa: E402
+import peers  # noqa: E402
+from test_delivery import DeliveryTestCase, FAST_QUEUE  # noqa: E402
+
+USER = h.USER
+ALL = ("DSN", "SMTPUTF8", "REQUIRETLS")
+
+
+def tok():
+    return uuid.uuid4().hex[:10]
+
+
+def message(token, rcpt, extra=b"", body=None):
+    body = body if body is not None else (
+        b"Hello,\r\n.a line with a leading dot\r\ntoken " + token.encode() +
+        b"\r\nlast line\r\n")
+    return (b"From: " + USER.encode() + b"\r\nTo: " + rcpt.encode() +
+            b"\r\nSubject: ext " + token.encode() + b"\r\n"
+            b"Message-ID: <" + token.encode() + b"@example.test>\r\n" + extra +
+            b"\r\n" + body)
+
+
+def smtp_client(port):
+    """smtplib over STARTTLS, logged in."""
+    s = smtplib.SMTP("127.0.0.1", port, timeout=15)
+    s.starttls(context=h.client_context())
+    s.login(USER, h.PASSWORD)
+    return s
+
+
+def dsn_parts(data):
+    """(top message, per-message fields, [per-recipient fields], the
+    returned part's content type, its bytes) of a DSN, RFC 3464 or the
+    RFC 6533 global types."""
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    per_msg, per_rcpt, ctype, returned = {}, [], None, b""
+    for p in msg.get_payload():
+        ct = p.get_content_type()
+        if ct in ("message/delivery-status", "message/global-delivery-status"):
+            # The body is blocks of fields separated by empty lines.
+            raw = p.get_payload()
+            text = raw if isinstance(raw, str) else "\n\n".join(
+                str(b) for b in raw)
+            blocks = [b for b in re.split(r"\r?\n\r?\n", text.strip()) if b]
+            fields = [dict((k.strip().lower(), v.strip()) for k, v in
+                           (l.split(":", 1) for l in b.splitlines() if ":" in l))
+                      for b in blocks]
+            per_msg, per_rcpt = fields[0], fields[1:]
+        elif ct not in ("text/plain",):
+            ctype = ct
+            raw = p.get_payload()
+            returned = (raw if isinstance(raw, str) else
+                        "".join(str(x) for x in raw)).encode("utf-8", "replace")
+    return msg, per_msg, per_rcpt, ctype, returned
+
+
+class ExtensionsCase(DeliveryTestCase):
+    """Next hops, each a route of its own, with certificates a test CA
+    signed for 127.0.0.1 (tls = "verify" passes):
+      full.test      DSN, SMTPUTF8, REQUIRETLS offered (also the smarthost,
+                     which the DSNs to alice@example.test go through)
+      basic.test     none of them
+      selfsigned.test  REQUIRETLS offered, but a self-signed certificate
+      down.test      nobody listens
+    """
+
+    queue_settings = dict(FAST_QUEUE)
+
+    @classmethod
+    def make_peers(cls, env):
+        ca = peers.make_ca(env.dir)
+        cls.daemon_environ = {"SSL_CERT_FILE": ca[0], "SSL_CERT_DIR": env.dir}
+        byip = peers.make_signed(env.dir, ca, "byip", ips=["127.0.0.1"])
+        cls.full = cls.peer(tls=byip, extensions=ALL).start()
+        cls.basic = cls.peer(tls=byip).start()
+        cls.selfsigned = cls.peer(tls=(env.cert, env.key),
+                                  extensions=("REQUIRETLS",)).start()
+        routes = {
+            "full.test": (cls.full.address, "verify"),
+            "basic.test": (cls.basic.address, "verify"),
+            "selfsigned.test": (cls.selfsigned.address, "may"),
+            "down.test": ("[127.0.0.1]:%d" % h.free_port(), "may"),
+        }
+        conf = {'route "%s"' % d: {"host": host, "tls": level}
+                for d, (host, level) in routes.items()}
+        return dict(conf, relay={"smarthost": cls.full.address, "tls": "verify"},
+                    queue=cls.queue_settings)
+
+    def setUp(self):
+        super().setUp()
+        for p in (self.full, self.basic, self.selfsigned):
+            p.reset()
+
+    def raw_args(self, peer, verb, token=None):
+        """The arguments of verb as peer received them."""
+        return [a for _, v, a in list(peer.raw) if v == verb and
+                (token is None or token in a)]
+
+    def wait_dsn(self, token, timeout=15):
+        """The one DSN (MAIL FROM:<>) quoting token that reached the
+        smarthost (full), parsed."""
+        h.wait_until(lambda: self.full.with_token(token, dsn=True), timeout)
+        got = self.full.with_token(token, dsn=True)
+        if len(got) != 1:
+            self.fail("%d DSNs quoting %s (wanted 1)%s" % (len(got), token,
+                                                          self.log_tail()))
+        return got[0], dsn_parts(got[0].data)
+
+    def assertNoDSN(self, token, wait=1.5):
+        time.sleep(wait)
+        self.assertEqual(self.full.with_token(token, dsn=True), [],
+                         "unexpected DSN" + self.log_tail())
+
+
+class EhloTest(ExtensionsCase):
+
+    def test_offered_after_tls_only(self):
+        c = self.plain()
+        self.assertReply(c.reply(), 220)
+        r = c.ehlo()
+        for kw in ("DSN", "SMTPUTF8", "CHUNKING", "REQUIRETLS"):
+            self.assertNotIn(kw, r.keywords, r)
+        self.assertReply(c.cmd("STARTTLS"), 220)
+        c.starttls()
+        r = c.ehlo()
+        for kw in ("DSN", "SMTPUTF8", "CHUNKING", "REQUIRETLS", "PIPELINING",
+                   "8BITMIME", "ENHANCEDSTATUSCODES", "SIZE", "AUTH"):
+            self.assertIn(kw, r.keywords, r)
+        s = smtp_client(self.port)
+        for kw in ("dsn", "smtputf8", "chunking", "requiretls"):
+            self.assertTrue(s.has_extn(kw), kw)
+        s.quit()
+
+
+class DSNTest(ExtensionsCase):
+    queue_settings = dict(FAST_QUEUE, delay_warning=1)
+
+    def test_parameters_pass_to_a_dsn_next_hop(self):
+        t = tok()
+        s = smtp_client(self.port)
+        s.sendmail(USER, ["bob@full.test"], message(t, "bob@full.test"),
+                   mail_options=["RET=HDRS", "ENVID=QQ+2B" + t],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE",
+                                 "ORCPT=rfc822;Bob+2Bx@full.test"])
+        s.quit()
+        self.arrival(self.full, t)
+        mail = self.raw_args(self.full, "MAIL", t)
+        self.assertEqual(len(mail), 1, self.full.raw)
+        self.assertIn(" RET=HDRS", mail[0])
+        self.assertIn(" ENVID=QQ+2B" + t, mail[0])
+        rcpt = [a for a in self.raw_args(self.full, "RCPT")
+                if "bob@full.test" in a]
+        self.assertEqual(rcpt, ["TO:<bob@full.test> NOTIFY=SUCCESS,FAILURE "
+                                "ORCPT=rfc822;Bob+2Bx@full.test"])
+        # The next hop speaks DSN: the "delivered" notice is its business.
+        self.assertNoDSN(t)
+
+    def test_relayed_dsn_for_a_next_hop_without_dsn(self):
+        t = tok()
+        s = smtp_client(self.port)
+        s.sendmail(USER, ["bob@basic.test"], message(t, "bob@basic.test"),
+                   mail_options=["ENVID=QQ+2B" + t],
+                   rcpt_options=["NOTIFY=SUCCESS",
+                                 "ORCPT=rfc822;Bob+2Bx@basic.test"])
+        s.quit()
+        self.arrival(self.basic, t)
+        # Nothing of DSN reaches a hop that does not offer it.
+        for a in self.raw_args(self.basic, "RCPT") + self.raw_args(
+                self.basic, "MAIL"):
+            self.assertNotIn("NOTIFY", a)
+            self.assertNotIn("ENVID", a)
+        dsn, (msg, per_msg, per_rcpt, ctype, returned) = self.wait_dsn(t)
+        self.assertEqual(dsn.rcpts, [USER])
+        self.assertIn("report-type=delivery-status", msg["Content-Type"])
+        self.assertEqual(per_msg["original-envelope-id"], "QQ+" + t)
+        self.assertEqual(len(per_rcpt), 1, per_rcpt)
+        self.assertEqual(per_rcpt[0]["action"], "relayed")
+        self.assertTrue(per_rcpt[0]["status"].startswith("2."), per_rcpt)
+        self.assertEqual(per_rcpt[0]["original-recipient"],
+                         "rfc822;Bob+x@basic.test")
+        self.assertEqual(per_rcpt[0]["final-recipient"],
+                         "rfc822; bob@basic.test")
+        self.assertEqual(ctype, "text/rfc822-headers")
+        self.assertLogged(r"\bevent=dsn\b", r"\bbounce=")
+
+    def _refused(self, rcpt_options, mail_options=()):
+        """A message to a recipient the next hop refuses for good."""
+        self.full.rcpt_reply = (lambda s, r: "550 5.1.1 no such user"
+                                if r.startswith("gone") else None)
+        self.addCleanup(setattr, self.full, "rcpt_reply", None)
+        t = tok()
+        s = smtp_client(self.port)
+        s.sendmail(USER, ["gone@full.test"], message(t, "gone@full.test"),
+                   mail_options=list(mail_options), rcpt_options=rcpt_options)
+        s.quit()
+        return t
+
+    def test_notify_never_no_bounce(self):
+        t = self._refused(["NOTIFY=NEVER"])
+        self.assertLogged(r'\bevent=bounce result=dropped reason="NOTIFY=NEVER"')
+        self.assertNoDSN(t)
+
+    def test_ret_full_returns_the_message(self):
+        t = self._refused(["NOTIFY=FAILURE"], ["RET=FULL", "ENVID=full"])
+        _, (msg, per_msg, per_rcpt, ctype, returned) = self.wait_dsn(t)
+        self.assertEqual(per_rcpt[0]["action"], "failed")
+        self.assertEqual(per_rcpt[0]["status"], "5.1.1")
+        self.assertEqual(per_msg["original-envelope-id"], "full")
+        self.assertEqual(ctype, "message/rfc822")
+        self.assertIn(b"token " + t.encode(), returned)
+
+    def test_ret_hdrs_returns_headers_only(self):
+        t = self._refused([], ["RET=HDRS"])
+        dsn, (msg, per_msg, per_rcpt, ctype, returned) = self.wait_dsn(t)
+        self.assertEqual(ctype, "text/rfc822-headers")
+        self.assertIn(b"Subject: ext " + t.encode(), dsn.data)
+        self.assertNotIn(b"token " + t.encode(), dsn.data)
+        self.assertNotIn("original-envelope-id", per_msg)
+        self.assertNotIn("original-recipient", per_rcpt[0])
+
+    def _delayed(self, rcpt_options):
+        t = tok()
+        s = smtp_client(self.port)
+        s.sendmail(USER, ["late@down.test"], message(t, "late@down.test"),
+                   rcpt_options=rcpt_options)
+        s.quit()
+        return t
+
+    def test_delay_warning_only_when_asked(self):
+        asked = self._delayed(["NOTIFY=DELAY,FAILURE"])
+        silent = self._delayed(["NOTIFY=FAILURE"])
+        default = self._delayed([])
+        _, (_, _, per_rcpt, _, _) = self.wait_dsn(asked)
+        self.assertEqual(per_rcpt[0]["action"], "delayed")
+        self.wait_dsn(default)          # no NOTIFY: FAILURE,DELAY
+        # Both have had their warning's chance by now (same queue runs).
+        self.assertNoDSN(silent, wait=0.5)
+        for qid in re.findall(r"queue=(\w+) event=deferred",
+                              self.daemon.full_log()):
+            h.submitctl(self.env, "delete", qid)
+
+
+class SMTPUTF8Test(ExtensionsCase):
+
+    def utf8_message(self, token, rcpt):
+        m = email.message.EmailMessage(policy=email.policy.SMTPUTF8)
+        m["From"] = "Jörg Müller <%s>" % USER
+        m["To"] = rcpt
+        m["Subject"] = "Grüße " + token
+        m["Message-ID"] = "<%s@example.test>" % token
+        m.set_content("Schöne Grüße\ntoken %s\n" % token)
+        return m
+
+    def test_utf8_address_and_headers_delivered(self):
+        t = tok()
+        rcpt = "用户@full.test"
+        s = smtp_client(self.port)
+        s.send_message(self.utf8_message(t, rcpt), USER, [rcpt])
+        s.quit()
+        a = self.arrival(self.full, t)
+        self.assertEqual(a.rcpts, [rcpt])
+        mail = self.raw_args(self.full, "MAIL")
+        self.assertTrue(any("SMTPUTF8" in m for m in mail), mail)
+        self.assertIn("Subject: Grüße ".encode(), a.data)
+        self.assertIn("From: Jörg Müller".encode(), a.data)
+
+    def test_next_hop_without_smtputf8_bounces_567(self):
+        t = tok()
+        rcpt = "用户@basic.test"
+        s = smtp_client(self.port)
+        s.send_message(self.utf8_message(t, rcpt), USER, [rcpt])
+        s.quit()
+        # Never mangled, never sent: a 5.6.7 DSN (RFC 6531 §3.4), itself
+        # of the RFC 6533 types, through the smarthost that speaks UTF-8.
+        dsn, (msg, per_msg, per_rcpt, ctype, _) = self.wait_dsn(t)
+        self.assertEqual(self.basic.with_token(t), [])
+        self.assertIn("report-type=global-delivery-status",
+                      msg["Content-Type"])
+        self.assertEqual(per_rcpt[0]["status"], "5.6.7")
+        self.assertIn(("\r\nFinal-Recipient: utf-8; %s\r\n" % rcpt).encode(),
+                      dsn.data)
+        self.assertEqual(ctype, "message/global-headers")
+        self.assertTrue(any("SMTPUTF8" in m for m in
+                            self.raw_args(self.full, "MAIL")))
+
+    def test_ascii_message_with_smtputf8_goes_anywhere(self):
+        t = tok()
+        s = smtp_client(self.port)
+        s.sendmail(USER, ["bob@basic.test"], message(t, "bob@basic.test"),
+                   mail_options=["SMTPUTF8"])
+        s.quit()
+        self.arrival(self.basic, t)
+        self.assertFalse(any("SMTPUTF8" in m for m in
+                             self.raw_args(self.basic, "MAIL")))
+
+    def test_utf8_needs_smtputf8(self):
+        c = self.authed()
+        r = c.cmd("MAIL FROM:<%s>" % USER)
+        self.assertReply(r, 250)
+        r = c.cmd("RCPT TO:<用户@full.test>".encode())
+        self.assertReply(r, 553, "5.6.7")
+        c.cmd("RSET")
+        r = c.cmd(b"MAIL FROM:<\xff@example.test> SMTPUTF8")
+        self.assertReply(r, 500, "5.5.2")       # not UTF-8 at all
+        # An overlong form of "/" is not UTF-8 either.
+        r = c.cmd(b"MAIL FROM:<a\xc0\xafb@example.test> SMTPUTF8")
+        self.assertReply(r, 500, "5.5.2")
+
+
+class SenderNFCTest(ExtensionsCase):
+    """The login owns josé@example.test (senders file, NFC): the address
+    written with a combining accent is the same address."""
+
+    @classmethod
+    def make_peers(cls, env):
+        conf = super().make_peers(env)
+        path = env.write_file("senders", "%s jos\u00e9@example.test\n" % USER)
+        conf["senders"] = {"file": path}
+        return conf
+
+    def test_decomposed_sender_is_the_owned_one(self):
+        c = self.authed()
+        r = c.cmd("MAIL FROM:<jose\u0301@example.test> SMTPUTF8".encode())
+        self.assertReply(r, 250)
+        c.cmd("RSET")
+        r = c.cmd("MAIL FROM:<jos\u00e9@example.test> SMTPUTF8".encode())
+        self.assertReply(r, 250)
+        c.cmd("RSET")
+        r = c.cmd("MAIL FROM:<jose\u0300@example.test> SMTPUTF8".encode())
+        self.assertReply(r, 553, "5.7.1")       # è is someone else
+
+
+class ChunkingTest(ExtensionsCase):
+
+    def bdat(self, c, data, last=False):
+        c.send(b"BDAT %d%s\r\n" % (len(data), b" LAST" if last else b"") + data)
+        return c.reply(timeout=15)
+
+    def begin(self, rcpt="bob@full.test"):
+        c = self.authed()
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 250)
+        self.assertReply(c.cmd("RCPT TO:<%s>" % rcpt), 250)
+        return c
+
+    def test_chunks_arrive_as_sent(self):
+        t = tok()
+        msg = message(t, "bob@full.test",
+                      body=b".leading dot\r\n.\r\n..two\r\n" + (b"x" * 900 + b"\r\n") * 6 +
+                      b"\r\nend " + t.encode())       # no final CRLF
+        c = self.begin()
+        pieces = [msg[:7], msg[7:4000], msg[4000:]]
+        r = self.bdat(c, pieces[0])
+        self.assertReply(r, 250, "2.0.0")
+        self.assertIn("7 octets", r.text)
+        self.assertReply(self.bdat(c, pieces[1]), 250)
+        r = self.bdat(c, pieces[2], last=True)
+        self.assertReply(r, 250, "2.0.0")
+        qid = h.queued_id(str(r))
+        a = self.arrival(self.full, t)
+        _, body = h.split_message(a.data)
+        # Dots are text in BDAT; the missing last CRLF is added.
+        self.assertEqual(body, msg.split(b"\r\n\r\n", 1)[1] + b"\r\n")
+        self.assertLogged(r"\bqueue=%s action=accept\b" % qid)
+
+    def test_pipelined_chunks_and_empty_last(self):
+        t = tok()
+        msg = message(t, "bob@full.test")
+        c = self.begin()
+        c.send(b"BDAT %d\r\n" % len(msg) + msg + b"BDAT 0 LAST\r\nNOOP\r\n")
+        self.assertReply(c.reply(timeout=10), 250)
+        r = c.reply(timeout=10)
+        self.assertReply(r, 250)
+        self.assertIsNotNone(h.queued_id(str(r)), r)
+        self.assertReply(c.reply(timeout=10), 250)  # the NOOP after it
+        self.arrival(self.full, t)
+
+    def test_refused_chunk_is_read_not_obeyed(self):
+        c = self.authed()
+        # No MAIL: refused, but its octets are skipped, not taken as
+        # commands ("QUIT" inside must not end the session).
+        r = self.bdat(c, b"QUIT\r\n")
+        self.assertReply(r, 503, "5.5.1")
+        self.assertReply(c.cmd("NOOP"), 250)
+        # Too big for limits.message_size: 552, the chunk still skipped.
+        c2 = self.begin()
+        c2.send(b"BDAT 20000000\r\n")
+        c2.send(b"RSET\r\n" + b"y" * (20000000 - 6))
+        self.assertReply(c2.reply(timeout=30), 552, "5.3.4")
+        # The transaction is over (RFC 3030 §2): BDAT needs MAIL again.
+        self.assertReply(self.bdat(c2, b"x\r\n", last=True), 503, "5.5.1")
+        self.assertReply(c2.cmd("NOOP"), 250)
+
+    def test_bare_lf_and_mixing_with_data(self):
+        c = self.begin()
+        r = self.bdat(c, b"Subject: x\r\n\r\nbare\nlf\r\n", last=True)
+        self.assertReply(r, 550, "5.6.0")
+        self.assertIn("bare LF", r.text)
+        c = self.begin()
+        self.assertReply(self.bdat(c, b"Subject: x\r\n"), 250)
+        self.assertReply(c.cmd("DATA"), 503, "5.5.1")
+        self.assertReply(c.cmd("RSET"), 250)
+
+    def test_before_auth_the_chunk_is_skipped(self):
+        c = self.tls()
+        c.ehlo()
+        r = self.bdat(c, b"AUTH PLAIN " + h.plain_ir().encode() + b"\r\n")
+        self.assertReply(r, 530, "5.7.0")
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 530, "5.7.0")
+
+    def test_large_message_streams(self):
+        t = tok()
+        line = b"z" * 998 + b"\r\n"
+        body = line * 6000 + b"token " + t.encode() + b"\r\n"   # 6 MB
+        msg = message(t, "bob@full.test", body=body)
+        c = self.begin()
+        half = len(msg) // 2
+        self.assertReply(self.bdat(c, msg[:half]), 250)
+        r = self.bdat(c, msg[half:], last=True)
+        self.assertReply(r, 250)
+        a = self.arrival(self.full, t, timeout=30)
+        self.assertEqual(h.split_message(a.data)[1], body)
+
+
+class RequireTLSTest(ExtensionsCase):
+
+    def send_requiretls(self, rcpt, extra=b"", mail_options=()):
+        t = tok()
+        s = smtp_client(self.port)
+        s.sendmail(USER, [rcpt], message(t, rcpt, extra=extra),
+                   mail_options=["REQUIRETLS"] + list(mail_options))
+        s.quit()
+        return t
+
+    def test_verified_next_hop_with_requiretls(self):
+        t = self.send_requiretls("bob@full.test")
+        a = self.arrival(self.full, t)
+        self.assertIn(a.tls, ("TLSv1.2", "TLSv1.3"))
+        self.assertTrue(any(m.endswith(" REQUIRETLS") for m in
+                            self.raw_args(self.full, "MAIL", USER)))
+
+    def test_next_hop_without_requiretls_bounces_5710(self):
+        t = self.send_requiretls("bob@basic.test", mail_options=["RET=FULL"])
+        _, (_, _, per_rcpt, ctype, _) = self.wait_dsn(t)
+        self.assertEqual(per_rcpt[0]["status"], "5.7.10")
+        self.assertIn("does not offer REQUIRETLS", per_rcpt[0]["diagnostic-code"])
+        # RFC 8689 §4.4: the bounce does not carry the body back.
+        self.assertEqual(ctype, "text/rfc822-headers")
+        self.assertEqual(self.basic.with_token(t), [])
+        self.assertEqual(self.raw_args(self.basic, "MAIL"), [])
+
+    def test_unverified_certificate_bounces_5710(self):
+        t = self.send_requiretls("bob@selfsigned.test")
+        _, (_, _, per_rcpt, _, _) = self.wait_dsn(t)
+        self.assertEqual(per_rcpt[0]["status"], "5.7.10")
+        self.assertIn("verified certificate", per_rcpt[0]["diagnostic-code"])
+        self.assertEqual(self.selfsigned.with_token(t), [])
+
+    def test_tls_required_no_is_ignored_with_requiretls(self):
+        t = self.send_requiretls("bob@basic.test", extra=b"TLS-Required: No\r\n")
+        _, (_, _, per_rcpt, _, _) = self.wait_dsn(t)
+        self.assertEqual(per_rcpt[0]["status"], "5.7.10")
+
+
+if __name__ == "__main__":
+    sys.exit(h.main(__name__))
