@@ -433,29 +433,8 @@ EOF
 	cat > "$d/etc/master.cf" <<EOF
 127.0.0.1:$PORT inet n - n - $POSTFIX_MAXPROC smtpd
   -o syslog_name=postfix/submission
-pickup     unix  n - n 60 1 pickup
-cleanup    unix  n - n -  0 cleanup
-qmgr       unix  n - n 300 1 qmgr
-tlsmgr     unix  - - n 1000? 1 tlsmgr
-rewrite    unix  - - n -  - trivial-rewrite
-bounce     unix  - - n -  0 bounce
-defer      unix  - - n -  0 bounce
-trace      unix  - - n -  0 bounce
-verify     unix  - - n -  1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n -  - proxymap
-proxywrite unix  - - n -  1 proxymap
-smtp       unix  - - n -  - smtp
-relay      unix  - - n -  - smtp
-showq      unix  n - n -  - showq
-error      unix  - - n -  - error
-retry      unix  - - n -  - error
-discard    unix  - - n -  - discard
-local      unix  - n n -  - local
-anvil      unix  - - n -  1 anvil
-scache     unix  - - n -  1 scache
-postlog    unix-dgram n - n - 1 postlogd
 EOF
+	cat "$TOP/tests/postfix-master.cf" >> "$d/etc/master.cf"
 	POSTFIX_DIRS+=("$d")
 	postfix -c "$d/etc" start > "$d/start.log" 2>&1 ||
 		{ cat "$d/start.log" "$d/data/maillog" >&2 2>/dev/null; die "Postfix did not start"; }

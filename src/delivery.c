@@ -44,6 +44,8 @@
 #include "dns.h"
 #include "log.h"
 #include "spool.h"
+#include "utf8.h"
+#include "xtext.h"
 
 #define REPLY_LINE_MAX	4096	/* RFC 5321 §4.5.3.1.5 says 512; be lenient */
 #define REPLY_LINES_MAX	200
@@ -429,6 +431,8 @@ ehlo_line(struct client *c, const char *text)
 		c->ext |= EXT_SMTPUTF8;
 	else if (keyword(text, "REQUIRETLS") != NULL)	/* RFC 8689 */
 		c->ext |= EXT_REQUIRETLS;
+	else if (keyword(text, "CHUNKING") != NULL)	/* RFC 3030 */
+		c->ext |= EXT_CHUNKING;
 	else if ((p = keyword(text, "AUTH")) != NULL) {	/* RFC 4954 */
 		if (has_word(p, "PLAIN"))
 			c->ext |= EXT_AUTH_PLAIN;
@@ -651,8 +655,16 @@ send_rcpt(struct client *c)
 		memcpy(notify, " NOTIFY=", 8);
 		spool_notify_text(r->notify, notify + 8, sizeof(notify) - 8);
 	}
-	if ((c->ext & EXT_DSN) && r->orcpt != NULL)
-		snprintf(orcpt, sizeof(orcpt), " ORCPT=%s", r->orcpt);
+	if ((c->ext & EXT_DSN) && r->orcpt != NULL) {
+		memcpy(orcpt, " ORCPT=", 7);
+		/* RFC 6533 §3: raw UTF-8 only to a hop that speaks SMTPUTF8. */
+		if ((c->ext & EXT_SMTPUTF8) ||
+		    utf8_is_ascii(r->orcpt, strlen(r->orcpt)))
+			snprintf(orcpt + 7, sizeof(orcpt) - 7, "%s", r->orcpt);
+		else if (xtext_utf8_addr(r->orcpt, orcpt + 7, SMTP_ORCPT_MAX + 1) ==
+		    -1)
+			orcpt[0] = '\0';	/* too long once escaped: left out */
+	}
 	r->relayed = !(c->ext & EXT_DSN);
 	delivery_send_cmd(c, "RCPT TO:<%s>%s%s", r->addr, notify, orcpt);
 	c->si = next_pending(m, c->si + 1);
@@ -728,6 +740,7 @@ mail_start(struct client *c)
 	}
 	c->mail_sent = 1;
 	c->mail_ok = 0;
+	c->bdat = 0;
 	c->nrcpt = c->nsent = c->nreplied = c->accepted = 0;
 	for (i = next_pending(m, 0); i < m->nrcpts; i = next_pending(m, i + 1))
 		c->nrcpt++;
@@ -784,6 +797,29 @@ on_mail(struct client *c)
 		mail_next(c, 0);
 }
 
+static void	body_begin(struct client *);
+
+/*
+ * RFC 3030: the message as one chunk of its exact size, without
+ * dot-stuffing and without waiting for a 354.  The queue file's message
+ * ends with CRLF (both readers see to it); should it not, CRLF is added
+ * and counted.
+ */
+static void
+bdat_start(struct client *c)
+{
+	struct delivery_msg *m = msg_current(c);
+	char tail[2];
+
+	c->bdat = 1;
+	c->bdat_crlf = !(m->body_size >= 2 && pread(m->fd, tail, 2,
+	    m->body_offset + m->body_size - 2) == 2 &&
+	    memcmp(tail, "\r\n", 2) == 0);
+	delivery_send_cmd(c, "BDAT %lld LAST", (long long)m->body_size +
+	    (c->bdat_crlf ? 2 : 0));
+	body_begin(c);
+}
+
 static void
 on_rcpt(struct client *c)
 {
@@ -809,6 +845,8 @@ on_rcpt(struct client *c)
 		mail_next(c, 0);
 	else if (c->accepted == 0)
 		mail_next(c, 1);
+	else if (c->ext & EXT_CHUNKING)
+		bdat_start(c);
 	else {
 		delivery_send_cmd(c, "DATA");
 		c->state = ST_DATA;
@@ -838,16 +876,24 @@ dot_stuff(struct client *c, const char *p, size_t n, struct evbuffer *out)
 	}
 }
 
-/* RFC 5321 §4.1.1.4: CRLF "." CRLF ends the data. */
+/*
+ * RFC 5321 §4.1.1.4: CRLF "." CRLF ends the data.  With BDAT the last
+ * octet of the chunk (or the CRLF added) plays that part: it was held back.
+ */
 static void
 send_dot(struct client *c)
 {
 	struct delivery_msg *m = msg_current(c);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (m->body_size > 0 && memcmp(c->tail, "\r\n", 2) != 0)
-		evbuffer_add(out, "\r\n", 2);
-	evbuffer_add(out, ".\r\n", 3);
+	if (c->bdat)
+		evbuffer_add(out, c->bdat_crlf ? "\r\n" : &c->tail[1],
+		    c->bdat_crlf ? 2 : 1);
+	else {
+		if (m->body_size > 0 && memcmp(c->tail, "\r\n", 2) != 0)
+			evbuffer_add(out, "\r\n", 2);
+		evbuffer_add(out, ".\r\n", 3);
+	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	delivery_set_timeouts(c, client_conf.data_timeout, client_conf.command_timeout);
 	c->state = ST_DOT;
@@ -894,7 +940,13 @@ body_pump(struct client *c)
 			    "4.3.0 delivery aborted after a local error");
 			return;
 		}
-		dot_stuff(c, buf, n, out);
+		if (c->bdat) {
+			size_t keep = c->left == n && !c->bdat_crlf ? 1 : 0;
+
+			evbuffer_add(out, buf, (size_t)n - keep);
+			c->tail[1] = buf[n - 1];
+		} else
+			dot_stuff(c, buf, n, out);
 		c->off += n;
 		c->left -= n;
 	}
@@ -919,6 +971,15 @@ on_data(struct client *c)
 		mail_next(c, 1);
 		return;
 	}
+	body_begin(c);
+}
+
+/* The message streams out of its queue file (body_pump). */
+static void
+body_begin(struct client *c)
+{
+	struct delivery_msg *m = msg_current(c);
+
 	c->off = m->body_offset;
 	c->left = m->body_size;
 	c->bol = 1;

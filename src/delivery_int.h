@@ -49,6 +49,7 @@ enum state {
 #define EXT_DSN		0x40
 #define EXT_SMTPUTF8	0x80
 #define EXT_REQUIRETLS	0x100
+#define EXT_CHUNKING	0x200
 
 /* What the TLS of the connection being made must be. */
 enum host_level {
@@ -99,6 +100,8 @@ struct client {
 	int			 mail_ok;
 	off_t			 off, left;	/* body still to send */
 	int			 bol;
+	int			 bdat;		/* BDAT LAST carries this message */
+	int			 bdat_crlf;	/* ... and CRLF is added at its end */
 	char			 tail[2];	/* last two body bytes */
 
 	struct event		 done_ev;

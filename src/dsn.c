@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "dsn.h"
+#include "utf8.h"
 #include "xtext.h"
 
 /*
@@ -85,7 +86,7 @@ copy_message(const struct dsn_orig *o, struct spool_file *f)
 
 /* RFC 3464 §2.3.1 Original-Recipient: the rfc822 type's xtext decoded. */
 static void
-original_recipient(const char *orcpt, struct spool_file *f)
+original_recipient(const char *orcpt, int utf8, struct spool_file *f)
 {
 	const char *semi = strchr(orcpt, ';');
 	char dec[SMTP_ORCPT_MAX + 1];
@@ -95,8 +96,11 @@ original_recipient(const char *orcpt, struct spool_file *f)
 	if ((size_t)(semi - orcpt) == 6 && strncasecmp(orcpt, "rfc822", 6) == 0 &&
 	    xtext_decode(semi + 1, strlen(semi + 1), dec, sizeof(dec), 0) > 0)
 		spool_printf(f, "Original-Recipient: rfc822;%s\r\n", dec);
-	else
+	else if (utf8 || utf8_is_ascii(orcpt, strlen(orcpt)))
 		spool_printf(f, "Original-Recipient: %s\r\n", orcpt);
+	else if (xtext_utf8_addr(orcpt, dec, sizeof(dec)) != -1)
+		/* RFC 6533 §3: utf-8-addr-xtext outside the global types */
+		spool_printf(f, "Original-Recipient: %s\r\n", dec);
 }
 
 static const char *const actions[] = { "failed", "delayed", "relayed" };
@@ -142,11 +146,13 @@ dsn_write(const struct config *conf, const struct dsn_orig *o,
 	    "--%s/%s\r\n"
 	    "Content-Type: text/plain; charset=%s\r\n\r\n"
 	    "This is the mail system at %s.\r\n\r\n"
-	    "%s\r\n"
+	    "%s\r\n%s"
 	    "The last replies follow.\r\n\r\n",
 	    host, o->from, subject, date, id, host,
 	    o->utf8 ? "global-delivery-status" : "delivery-status", id, host,
-	    id, host, o->utf8 ? "utf-8" : "us-ascii", host, intro);
+	    id, host, o->utf8 ? "utf-8" : "us-ascii", host, intro, o->redact ?
+	    "Your message asked for REQUIRETLS: none of it is quoted here.\r\n" :
+	    "");
 	for (i = 0; i < n; i++)
 		spool_printf(f, "<%s>: %s\r\n", r[i].addr, r[i].reply);
 	date_of(o->arrival, date, sizeof(date));
@@ -167,7 +173,7 @@ dsn_write(const struct config *conf, const struct dsn_orig *o,
 		    r[i].action == DSN_DELAYED ? "4.0.0" : "2.0.0");
 		spool_printf(f, "\r\n");
 		if (r[i].orcpt != NULL)
-			original_recipient(r[i].orcpt, f);
+			original_recipient(r[i].orcpt, o->utf8, f);
 		/* RFC 6533 §3: the "utf-8" type for an address that needs it. */
 		spool_printf(f, "Final-Recipient: %s; %s\r\n"
 		    "Action: %s\r\nStatus: %s\r\n", o->utf8 ? "utf-8" : "rfc822",
@@ -176,7 +182,9 @@ dsn_write(const struct config *conf, const struct dsn_orig *o,
 		spool_printf(f, "Diagnostic-Code: %s; %s\r\n",
 		    remote_reply(r[i].reply) ? "smtp" : "X-Submitd", r[i].reply);
 	}
-	if (o->full && nfailed > 0) {
+	if (o->redact) {
+		/* RFC 8689 §4.4: redacted, so it may travel without REQUIRETLS. */
+	} else if (o->full && nfailed > 0) {
 		spool_printf(f, "\r\n--%s/%s\r\nContent-Type: message/%s\r\n\r\n",
 		    id, host, o->utf8 ? "global" : "rfc822");
 		copy_message(o, f);

@@ -7,7 +7,9 @@
  * gave ORCPT), Original-Envelope-Id, and the original's header section or,
  * with RET=FULL for a failure, the whole message.  A message that needed
  * SMTPUTF8 gets the RFC 6533 types (message/global-delivery-status,
- * message/global-headers, message/global).  Not: which recipients deserve
+ * message/global-headers, message/global).  A DSN about a REQUIRETLS
+ * message quotes nothing of it (RFC 8689 §4.4: redacted, it needs no
+ * REQUIRETLS itself).  Not: which recipients deserve
  * a DSN (NOTIFY is the queue's decision) or sending it.
  */
 #ifndef SUBMITD_DSN_H
@@ -39,6 +41,7 @@ struct dsn_orig {
 	time_t			 arrival;
 	const char		*envid;		/* ENVID, still xtext, or NULL */
 	int			 full;		/* return the whole message */
+	int			 redact;	/* return nothing of it (REQUIRETLS) */
 	int			 utf8;		/* it needed SMTPUTF8 */
 	int			 fd;		/* its queue file, read with pread */
 	off_t			 body_offset;

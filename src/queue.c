@@ -527,8 +527,9 @@ bounce_work(struct worker_job *job)
 	o.from = qm->from;
 	o.arrival = qm->arrival;
 	o.envid = qm->envid;
-	/* RFC 8689 §4.4: what needed TLS is not sent back whole. */
-	o.full = qm->ret == SMTP_RET_FULL && !(qm->ext & SPOOL_EXT_REQUIRETLS);
+	o.full = qm->ret == SMTP_RET_FULL;
+	/* RFC 8689 §4.4: what needed TLS is not quoted in clear. */
+	o.redact = (qm->ext & SPOOL_EXT_REQUIRETLS) != 0;
 	o.utf8 = (qm->ext & SPOOL_EXT_UTF8) != 0;
 	o.body_offset = qm->body_offset;
 	o.body_size = qm->body_size;
@@ -986,16 +987,15 @@ job_fill_route(struct qjob *j, const struct route_conf *r,
 	dr->dane = conf->relay.dane;
 	dr->tls_rpt = conf->relay.tls_rpt;
 	/*
-	 * RFC 8689 §5: the sender asked that the receiver's TLS policies not
-	 * stop this message.  A configured next hop keeps its level: that is
-	 * the operator's, and it may guard a password.
+	 * RFC 8689 §5: the sender asked that the receiver's TLS policies
+	 * (MTA-STS, DANE) not stop this message.  The operator's own levels
+	 * stay: relay.tls for MX hosts, and a configured next hop's, which
+	 * may guard a password.
 	 */
 	if (r->host == NULL && (qm->ext & SPOOL_EXT_TLS_OPTIONAL)) {
 		dr->tls_optional = 1;
 		dr->mta_sts = POLICY_DISABLE;
 		dr->dane = POLICY_DISABLE;
-		if (dr->tls > TLS_LEVEL_MAY)
-			dr->tls = TLS_LEVEL_MAY;
 	}
 }
 

@@ -463,6 +463,11 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 		session_reply(s, "503 5.5.1 Need MAIL command first");
 		return;
 	}
+	/* RFC 3030 §2: the envelope is on disk once the first chunk came. */
+	if (s->bdat) {
+		session_reply(s, "503 5.5.1 BDAT in progress; send BDAT or RSET");
+		return;
+	}
 	if (smtp_parse_rcpt(c->arg, c->arglen,
 	    (s->ext.flags & SPOOL_EXT_SMTPUTF8) != 0, &r, &why) == -1) {
 		session_reply(s, "%s", why);

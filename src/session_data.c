@@ -484,11 +484,19 @@ session_cmd_bdat(struct session *s, const struct smtp_cmd *c)
 		session_finish(s);
 		return;
 	}
-	if (!s->tls)
-		why = "530 5.7.0 Must issue a STARTTLS command first";
-	else if (!s->authed)
-		why = "530 5.7.0 Authentication required";
-	else if (!s->bdat && s->have_from && (why = message_open(s)) == NULL)
+	/*
+	 * Before TLS and AUTH the chunk is not read either: a stranger does
+	 * not get to stream up to 10^15 octets into a connection.  Closing
+	 * is the only way not to take them for commands.
+	 */
+	if (!s->tls || !s->authed) {
+		session_reply(s, "%s", !s->tls ?
+		    "530 5.7.0 Must issue a STARTTLS command first" :
+		    "530 5.7.0 Authentication required");
+		session_finish(s);
+		return;
+	}
+	if (!s->bdat && s->have_from && (why = message_open(s)) == NULL)
 		s->bdat = 1;
 	else if (!s->bdat && why == NULL)
 		why = "503 5.5.1 Need MAIL command first";

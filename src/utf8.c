@@ -69,6 +69,12 @@ utf8_char(const unsigned char *s, size_t len, unsigned long *cp)
 	return n;
 }
 
+size_t
+utf8_decode(const char *s, size_t len, unsigned long *cp)
+{
+	return utf8_char((const unsigned char *)s, len, cp);
+}
+
 int
 utf8_valid(const char *s, size_t len)
 {

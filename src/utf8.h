@@ -16,6 +16,12 @@
 /* Every octet is below 0x80. */
 int	utf8_is_ascii(const char *s, size_t len);
 
+/*
+ * The length of the UTF-8 character at s[0..len) (len > 0), with its code
+ * point in *cp, or 0 when it is not well-formed.
+ */
+size_t	utf8_decode(const char *s, size_t len, unsigned long *cp);
+
 /* s[0..len) is well-formed UTF-8 (RFC 3629 §4); NUL is not refused here. */
 int	utf8_valid(const char *s, size_t len);
 

@@ -7,6 +7,8 @@
  *	hexchar = "+" 2(%x30-39 / %x41-46)	; upper-case hex only
  */
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "utf8.h"
 #include "xtext.h"
@@ -53,4 +55,32 @@ xtext_decode(const char *in, size_t len, char *out, size_t size, int utf8)
 fail:
 	out[0] = '\0';
 	return -1;
+}
+
+int
+xtext_utf8_addr(const char *in, char *out, size_t size)
+{
+	size_t len = strlen(in), i, n, o = 0;
+	unsigned long cp;
+	int w;
+
+	for (i = 0; i < len; i += n) {
+		if ((unsigned char)in[i] < 0x80) {
+			n = 1;
+			if (o + 2 > size)
+				return -1;
+			out[o++] = in[i];
+			continue;
+		}
+		if ((n = utf8_decode(in + i, len - i, &cp)) == 0)
+			return -1;
+		w = snprintf(out + o, size - o, "\\x{%lX}", cp);
+		if (w < 0 || (size_t)w >= size - o)
+			return -1;
+		o += (size_t)w;
+	}
+	if (o >= size)
+		return -1;
+	out[o] = '\0';
+	return (int)o;
 }

@@ -22,4 +22,12 @@
 int	xtext_decode(const char *in, size_t len, char *out, size_t size,
 	    int utf8);
 
+/*
+ * RFC 6533 §3: a "utf-8" address as the client may give it (raw UTF-8,
+ * utf-8-addr-unitext) in the form a next hop or DSN without SMTPUTF8
+ * takes (utf-8-addr-xtext): each non-ASCII character becomes "\x{HEX}".
+ * in is checked already (smtp_parse_rcpt).  -1 when it does not fit.
+ */
+int	xtext_utf8_addr(const char *in, char *out, size_t size);
+
 #endif

@@ -12,6 +12,9 @@ server (dnsmasq), all on loopback.
                   for the most open at once over a stretch of time).
                   start()/stop() may be called again on the same port: a
                   next hop that goes down and up.
+  Postfix         a real Postfix (postfix -c DIR) as a next hop that
+                  offers DSN, SMTPUTF8 and CHUNKING, delivering into a
+                  Maildir the test reads.
   DNS             dnsmasq on a free port of 127.0.0.1 with the records a test
                   asks for (MX, A, null MX); the daemon's `resolver` points at
                   it.  Stopped by pid.
@@ -470,6 +473,142 @@ class Peer:
         t = token.encode() if isinstance(token, str) else token
         return [a for a in list(self.arrivals)
                 if t in a.data and (a.mail_from == "") == dsn]
+
+
+# ---------------------------------------------------------------- Postfix
+
+# The services besides smtpd, shared with bench/compare.sh.
+POSTFIX_SERVICES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "postfix-master.cf")
+
+
+def have_postfix():
+    return os.path.exists("/usr/sbin/postfix") and \
+        os.path.exists("/usr/lib/postfix/sbin/smtpd")
+
+
+class Postfix:
+    """A real Postfix (Debian's package, postfix(1) -c DIR) as a next hop on
+    host:port: STARTTLS with cert/key, and every recipient in domains
+    delivered by virtual(8) into one Maildir, whose files messages() reads.
+    It offers what Postfix offers: PIPELINING, SIZE, 8BITMIME, DSN,
+    SMTPUTF8, CHUNKING (not REQUIRETLS).  Its own queue, configuration and
+    log (log(): maillog) live in a temporary directory of their own, which
+    its unprivileged processes can enter (the tests' are 0700)."""
+
+    def __init__(self, cert, key, domains, host="127.0.0.1", port=None,
+                 extra=""):
+        self.dir = h.make_tmpdir("submitd-postfix-")
+        os.chmod(self.dir, 0o755)
+        self.host = host
+        self.port = port or h.free_port(host)
+        self.cert, self.key, self.domains, self.extra = cert, key, domains, extra
+        self.maildir = os.path.join(self.dir, "mail", "box")
+
+    @property
+    def address(self):
+        return "[%s]:%d" % (self.host, self.port)
+
+    def _postfix(self, *args):
+        return subprocess.run(["/usr/sbin/postfix", "-c",
+                               os.path.join(self.dir, "etc")] + list(args),
+                              capture_output=True, text=True, timeout=60)
+
+    def start(self):
+        d = self.dir
+        for sub in ("etc", "queue", "data", "mail"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        os.chown(os.path.join(d, "data"), _uid("postfix"), -1)
+        os.chown(os.path.join(d, "mail"), _uid("nobody"), -1)
+        # The key must be readable by smtpd (it runs as postfix).
+        chain = os.path.join(d, "etc", "chain.pem")
+        with open(chain, "w") as out:
+            for path in (self.key, self.cert):
+                with open(path) as f:
+                    out.write(f.read())
+        with open(os.path.join(d, "etc", "main.cf"), "w") as f:
+            f.write("""compatibility_level = 3.6
+queue_directory = {d}/queue
+data_directory = {d}/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = {host}
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = {chain}
+smtpd_relay_restrictions = permit_mynetworks, reject
+virtual_mailbox_domains = {domains}
+virtual_mailbox_base = {d}/mail
+virtual_mailbox_maps = static:box/
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+smtputf8_enable = yes
+maillog_file = {d}/data/maillog
+maillog_file_prefixes = {d}/data
+biff = no
+{extra}
+""".format(d=d, host=self.host, chain=chain, domains=" ".join(self.domains),
+                uid=_uid("nobody"), gid=_gid("nogroup"), extra=self.extra))
+        with open(os.path.join(d, "etc", "master.cf"), "w") as f:
+            with open(POSTFIX_SERVICES) as services:
+                f.write("%s:%d inet n - n - - smtpd\n" % (self.host, self.port)
+                        + services.read())
+        p = self._postfix("start")
+        if p.returncode != 0:
+            raise RuntimeError("postfix did not start: %s %s %s" % (
+                p.stdout, p.stderr, self.log()[-3000:]))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex((self.host, self.port)) == 0:
+                    return self
+            time.sleep(0.1)
+        raise RuntimeError("postfix does not listen on %d: %s" % (
+            self.port, self.log()))
+
+    def stop(self):
+        self._postfix("stop")
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "data", "maillog"),
+                      errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def messages(self):
+        """The delivered messages, as virtual(8) wrote them."""
+        out = []
+        new = os.path.join(self.maildir, "new")
+        for name in sorted(os.listdir(new)) if os.path.isdir(new) else ():
+            with open(os.path.join(new, name), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def with_token(self, token):
+        t = token.encode() if isinstance(token, str) else token
+        return [m for m in self.messages() if t in m]
+
+
+def _uid(name):
+    import pwd
+    return pwd.getpwnam(name).pw_uid
+
+
+def _gid(name):
+    import grp
+    return grp.getgrnam(name).gr_gid
 
 
 # ---------------------------------------------------------------- DNS

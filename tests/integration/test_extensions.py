@@ -15,9 +15,11 @@ import email.message
 import email.policy
 import os
 import re
+import shutil
 import smtplib
 import sys
 import time
+import unittest
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,6 +40,8 @@ import peers  # noqa: E402
 from test_delivery import DeliveryTestCase, FAST_QUEUE  # noqa: E402
 
 USER = h.USER
+HAVE_DNSMASQ = shutil.which(
+    "dnsmasq", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is not None
 ALL = ("DSN", "SMTPUTF8", "REQUIRETLS")
 
 
@@ -244,6 +248,21 @@ class DSNTest(ExtensionsCase):
         self.assertEqual(ctype, "message/rfc822")
         self.assertIn(b"token " + t.encode(), returned)
 
+    def test_utf8_orcpt_escaped_for_an_ascii_dsn(self):
+        # RFC 6533 §3: in a message/delivery-status (the message itself
+        # needs no SMTPUTF8) a UTF-8 ORCPT is written as \x{HEX}.
+        t = tok()
+        s = smtp_client(self.port)
+        s.sendmail(USER, ["bob@basic.test"], message(t, "bob@basic.test"),
+                   mail_options=["SMTPUTF8"],
+                   rcpt_options=["NOTIFY=SUCCESS",
+                                 "ORCPT=utf-8;\u7528\u6237@basic.test"])
+        s.quit()
+        dsn, (msg, _, per_rcpt, _, _) = self.wait_dsn(t)
+        self.assertIn("report-type=delivery-status", msg["Content-Type"])
+        self.assertEqual(per_rcpt[0]["original-recipient"],
+                         "utf-8;\\x{7528}\\x{6237}@basic.test")
+
     def test_ret_hdrs_returns_headers_only(self):
         t = self._refused([], ["RET=HDRS"])
         dsn, (msg, per_msg, per_rcpt, ctype, returned) = self.wait_dsn(t)
@@ -435,12 +454,31 @@ class ChunkingTest(ExtensionsCase):
         self.assertReply(c.cmd("DATA"), 503, "5.5.1")
         self.assertReply(c.cmd("RSET"), 250)
 
-    def test_before_auth_the_chunk_is_skipped(self):
+    def test_before_auth_the_connection_closes(self):
+        # Nobody may stream a chunk before AUTH; its octets are never
+        # taken for commands: the connection ends.
         c = self.tls()
         c.ehlo()
         r = self.bdat(c, b"AUTH PLAIN " + h.plain_ir().encode() + b"\r\n")
         self.assertReply(r, 530, "5.7.0")
-        self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 530, "5.7.0")
+        self.assertTrue(c.closed_by_peer())
+        c = self.plain()
+        self.assertReply(c.reply(), 220)
+        c.ehlo()
+        self.assertReply(self.bdat(c, b"QUIT\r\n"), 530, "5.7.0")
+        self.assertTrue(c.closed_by_peer())
+
+    def test_no_rcpt_once_chunks_began(self):
+        # The envelope went to disk with the first chunk: a later RCPT
+        # would be acknowledged and lost.
+        c = self.begin()
+        self.assertReply(self.bdat(c, b"Subject: x\r\n"), 250)
+        self.assertReply(c.cmd("RCPT TO:<carol@full.test>"), 503, "5.5.1")
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 503, "5.5.1")
+        r = self.bdat(c, b"\r\nbody\r\n", last=True)
+        self.assertReply(r, 250)
+        qid = h.queued_id(str(r))
+        self.assertLogged(r"\bqueue=%s action=accept\b.* rcpts=1\b" % qid)
 
     def test_large_message_streams(self):
         t = tok()
@@ -459,10 +497,12 @@ class ChunkingTest(ExtensionsCase):
 class RequireTLSTest(ExtensionsCase):
 
     def send_requiretls(self, rcpt, extra=b"", mail_options=()):
+        """The token is the ENVID too: a DSN about it quotes nothing else."""
         t = tok()
         s = smtp_client(self.port)
         s.sendmail(USER, [rcpt], message(t, rcpt, extra=extra),
-                   mail_options=["REQUIRETLS"] + list(mail_options))
+                   mail_options=["REQUIRETLS", "ENVID=" + t] +
+                   list(mail_options))
         s.quit()
         return t
 
@@ -475,11 +515,17 @@ class RequireTLSTest(ExtensionsCase):
 
     def test_next_hop_without_requiretls_bounces_5710(self):
         t = self.send_requiretls("bob@basic.test", mail_options=["RET=FULL"])
-        _, (_, _, per_rcpt, ctype, _) = self.wait_dsn(t)
+        dsn, (_, per_msg, per_rcpt, ctype, _) = self.wait_dsn(t)
         self.assertEqual(per_rcpt[0]["status"], "5.7.10")
         self.assertIn("does not offer REQUIRETLS", per_rcpt[0]["diagnostic-code"])
-        # RFC 8689 §4.4: the bounce does not carry the body back.
-        self.assertEqual(ctype, "text/rfc822-headers")
+        self.assertEqual(per_msg["original-envelope-id"], t)
+        # RFC 8689 §4.4: redacted, not even the headers (RET=FULL or not),
+        # so the DSN needs no REQUIRETLS to reach the sender.
+        self.assertIsNone(ctype)
+        self.assertNotIn(b"Subject: ext", dsn.data)
+        self.assertIn(b"asked for REQUIRETLS", dsn.data)
+        self.assertFalse([m for m in self.raw_args(self.full, "MAIL")
+                          if m.startswith("FROM:<>") and "REQUIRETLS" in m])
         self.assertEqual(self.basic.with_token(t), [])
         self.assertEqual(self.raw_args(self.basic, "MAIL"), [])
 
@@ -494,6 +540,111 @@ class RequireTLSTest(ExtensionsCase):
         t = self.send_requiretls("bob@basic.test", extra=b"TLS-Required: No\r\n")
         _, (_, _, per_rcpt, _, _) = self.wait_dsn(t)
         self.assertEqual(per_rcpt[0]["status"], "5.7.10")
+
+
+@unittest.skipUnless(HAVE_DNSMASQ, "dnsmasq is not installed")
+class RequireTLSInsecureMXTest(DeliveryTestCase):
+    """REQUIRETLS by MX: dnsmasq never sets the AD bit and req.test has no
+    MTA-STS policy, so its MX host was not found securely (RFC 8689
+    §4.2.1), however good its certificate and even though it offers
+    REQUIRETLS."""
+
+    @classmethod
+    def make_peers(cls, env):
+        ca = peers.make_ca(env.dir)
+        cls.daemon_environ = {"SSL_CERT_FILE": ca[0], "SSL_CERT_DIR": env.dir}
+        addr = peers.loopback_address()
+        cert = peers.make_signed(env.dir, ca, "mxreq", dns=["mx.req.test"])
+        cls.mx = cls.peer(host=addr, port=25, tls=cert, name="mx.req.test",
+                          extensions=("REQUIRETLS",)).start()
+        cls.home = cls.peer().start()
+        cls.dnsd = cls.dns(env, a=[("mx.req.test", addr)],
+                           mx=[("req.test", "mx.req.test", 10)])
+        return {"resolver": cls.dnsd.resolver,
+                "relay": {"smarthost": None, "mta_sts": "disable",
+                          "dane": "disable"},
+                'route "example.test"': {"host": cls.home.address},
+                "queue": FAST_QUEUE}
+
+    def test_mx_not_found_securely_bounces_5710(self):
+        plain, required = tok(), tok()
+        s = smtp_client(self.port)
+        s.sendmail(USER, ["bob@req.test"], message(plain, "bob@req.test"))
+        s.sendmail(USER, ["bob@req.test"], message(required, "bob@req.test"),
+                   mail_options=["REQUIRETLS", "ENVID=" + required])
+        s.quit()
+        a = self.arrival(self.mx, plain)           # reachable, and verified
+        self.assertIn(a.tls, ("TLSv1.2", "TLSv1.3"))
+        self.assertLogged(r"\brcpt=<bob@req\.test> ", r"\bverified=yes\b",
+                          r"\bresult=sent\b")
+        dsn = h.wait_until(lambda: self.home.with_token(required, dsn=True), 15)
+        self.assertTrue(dsn, self.log_tail())
+        _, _, per_rcpt, _, _ = dsn_parts(dsn[0].data)
+        self.assertEqual(per_rcpt[0]["status"], "5.7.10")
+        self.assertIn("not found securely", per_rcpt[0]["diagnostic-code"])
+        self.assertEqual(self.mx.with_token(required), [])
+
+
+@unittest.skipUnless(peers.have_postfix(), "postfix is not installed")
+class PostfixNextHopTest(ExtensionsCase):
+    """A real Postfix as the next hop of pf.test: it offers CHUNKING, DSN and
+    SMTPUTF8, so messages go to it with BDAT, DSN parameters and SMTPUTF8."""
+
+    @classmethod
+    def make_peers(cls, env):
+        conf = super().make_peers(env)
+        cls.pf = peers.Postfix(env.cert, env.key, ["pf.test"])
+        cls.pf.start()
+        cls.addClassCleanup(cls.pf.stop)
+        conf['route "pf.test"'] = {"host": cls.pf.address, "tls": "may"}
+        return conf
+
+    def delivered(self, token, timeout=20):
+        h.wait_until(lambda: self.pf.with_token(token), timeout)
+        got = self.pf.with_token(token)
+        if len(got) != 1:
+            self.fail("%d deliveries of %s by Postfix%s\n%s" % (
+                len(got), token, self.log_tail(), self.pf.log()[-2000:]))
+        return got[0]
+
+    def session_line(self, pattern, timeout=10):
+        """Postfix's summary of our session, e.g. "... bdat=1 quit=1"."""
+        def found():
+            return [l for l in self.pf.log().splitlines()
+                    if "disconnect from" in l and re.search(pattern, l)]
+        h.wait_until(found, timeout)
+        return found()
+
+    def test_bdat_to_postfix(self):
+        t = tok()
+        body = (b".a leading dot\r\n..two dots\r\n.\r\nend " + t.encode() +
+                b"\r\n" + b"8-bit: \xc3\xa9\r\n" + (b"y" * 900 + b"\r\n") * 200)
+        s = smtp_client(self.port)
+        s.sendmail(USER, ["bob@pf.test"], message(t, "bob@pf.test", body=body),
+                   mail_options=["BODY=8BITMIME"])
+        s.quit()
+        got = self.delivered(t)
+        # virtual(8) writes LF line ends; the body is as sent, dots too.
+        self.assertTrue(got.endswith(body.replace(b"\r\n", b"\n")), got[-300:])
+        self.assertTrue(self.session_line(r"\bbdat=1\b"), self.pf.log()[-2000:])
+        self.assertFalse(self.session_line(r"\bdata=", timeout=0.1))
+
+    def test_utf8_and_dsn_to_postfix(self):
+        t = tok()
+        rcpt = "用户@pf.test"
+        m = email.message.EmailMessage(policy=email.policy.SMTPUTF8)
+        m["From"] = USER
+        m["To"] = rcpt
+        m["Subject"] = "Grüße " + t
+        m.set_content("token %s\n" % t)
+        s = smtp_client(self.port)
+        s.send_message(m, USER, [rcpt], rcpt_options=["NOTIFY=SUCCESS"])
+        s.quit()
+        got = self.delivered(t)
+        self.assertIn("Delivered-To: 用户@pf.test".encode(), got)
+        self.assertIn("Subject: Grüße".encode(), got)
+        # Postfix speaks DSN: its "delivered" notice, not our "relayed" one.
+        self.assertNoDSN(t, wait=1)
 
 
 if __name__ == "__main__":

@@ -95,12 +95,30 @@ test_nfc(void)
 	    strcmp(out, "jos\xc3\xa9@b.test") == 0, "in place");
 }
 
+static void
+test_utf8_addr(void)
+{
+	char out[64];
+
+	CHECK(xtext_utf8_addr("j\xc3\xb6rg@b.test", out, sizeof(out)) > 0 &&
+	    strcmp(out, "j\\x{F6}rg@b.test") == 0, "utf-8 addr: 2 octets");
+	CHECK(xtext_utf8_addr("\xe7\x94\xa8\xf0\x9f\x98\x80", out,
+	    sizeof(out)) > 0 && strcmp(out, "\\x{7528}\\x{1F600}") == 0,
+	    "utf-8 addr: 3 and 4 octets");
+	CHECK(xtext_utf8_addr("abc", out, sizeof(out)) == 3 &&
+	    strcmp(out, "abc") == 0, "utf-8 addr: ASCII unchanged");
+	CHECK(xtext_utf8_addr("\xc3\xb6", out, 6) == -1, "utf-8 addr: too long");
+	CHECK(xtext_utf8_addr("\xc3", out, sizeof(out)) == -1,
+	    "utf-8 addr: ill-formed");
+}
+
 int
 main(void)
 {
 	test_xtext();
 	test_utf8();
 	test_nfc();
+	test_utf8_addr();
 	printf("1..%d\n", tests);
 	return failures != 0;
 }
