@@ -906,8 +906,15 @@ delivery_recorded(struct delivery_job *job)
 
 	if (job->unrecorded > 0)
 		job->unrecorded--;
-	if (c != NULL && job->unrecorded == 0 && c->state == ST_DOT_WAIT)
+	if (c != NULL && job->unrecorded == 0 && c->state == ST_DOT_WAIT) {
 		send_dot(c);
+		/*
+		 * A reply may already wait (a next hop that refused the BDAT
+		 * chunk before its last octet): read it from the loop, not
+		 * from here, where the queue walks its waiters.
+		 */
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	}
 	else if (c != NULL && job->unrecorded == 0 && c->state == ST_QUIT_WAIT)
 		quit(c);
 }

@@ -45,6 +45,7 @@
 #include "queue.h"
 #include "server.h"
 #include "spool.h"
+#include "utf8.h"
 #include "util/map.h"
 #include "util/xalloc.h"
 #include "worker.h"
@@ -501,6 +502,19 @@ msg_remove(struct qmsg *qm)
 
 /* ---- DSNs (dsn.c writes them) ---- */
 
+/*
+ * What a DSN about qm needs of next hops.  UTF-8 inside its parts (RFC
+ * 6533's global types) travels as 8-bit body text; only a UTF-8 sender
+ * address, its envelope recipient and To:, needs SMTPUTF8.  So the DSN
+ * reaches an ASCII sender through a hop without SMTPUTF8 too.
+ */
+static unsigned
+dsn_ext(const struct qmsg *qm)
+{
+	return (qm->ext & SPOOL_EXT_SMTPUTF8) |
+	    (utf8_is_ascii(qm->from, strlen(qm->from)) ? 0 : SPOOL_EXT_UTF8);
+}
+
 static void
 bounce_work(struct worker_job *job)
 {
@@ -519,8 +533,7 @@ bounce_work(struct worker_job *job)
 	env.rcpts = rcpts;
 	env.nrcpts = 1;
 	env.arrival = time(NULL);
-	/* A DSN about a message that needed SMTPUTF8 needs it too. */
-	ext.flags = qm->ext & (SPOOL_EXT_SMTPUTF8 | SPOOL_EXT_UTF8);
+	ext.flags = dsn_ext(qm);
 	env.ext = &ext;
 	memset(&o, 0, sizeof(o));
 	o.id = qm->id;
@@ -569,7 +582,7 @@ bounce_done(struct worker_job *job)
 		struct spool_ext ext;
 
 		memset(&ext, 0, sizeof(ext));
-		ext.flags = qm->ext & (SPOOL_EXT_SMTPUTF8 | SPOOL_EXT_UTF8);
+		ext.flags = dsn_ext(qm);
 		log_info("queue=%s event=%s %s=%s to=%s", qm->id,
 		    b->delayed ? "delay-warning" : b->kind,
 		    b->delayed ? "dsn" : "bounce", b->f.id, log_addr(qm->from));

@@ -361,6 +361,39 @@ class SMTPUTF8Test(ExtensionsCase):
         self.assertReply(r, 500, "5.5.2")
 
 
+class UTF8BounceTest(ExtensionsCase):
+    """The sender's own domain is reached through basic, which has no
+    SMTPUTF8: a DSN about a UTF-8 message still reaches an ASCII sender
+    (its UTF-8 is in the body parts of the RFC 6533 types)."""
+
+    @classmethod
+    def make_peers(cls, env):
+        conf = super().make_peers(env)
+        conf['route "example.test"'] = {"host": cls.basic.address,
+                                         "tls": "verify"}
+        return conf
+
+    def test_dsn_to_ascii_sender_without_smtputf8(self):
+        t = tok()
+        rcpt = "用户@basic.test"
+        m = email.message.EmailMessage(policy=email.policy.SMTPUTF8)
+        m["From"] = USER
+        m["To"] = rcpt
+        m["Subject"] = "Grüße " + t
+        m.set_content("token %s\n" % t)
+        s = smtp_client(self.port)
+        s.send_message(m, USER, [rcpt])
+        s.quit()
+        h.wait_until(lambda: self.basic.with_token(t, dsn=True), 15)
+        got = self.basic.with_token(t, dsn=True)
+        self.assertEqual(len(got), 1, self.log_tail())
+        self.assertEqual(got[0].rcpts, [USER])
+        self.assertIn(b"report-type=global-delivery-status", got[0].data)
+        self.assertIn(b"Status: 5.6.7", got[0].data)
+        self.assertFalse([a for a in self.raw_args(self.basic, "MAIL")
+                          if "SMTPUTF8" in a])
+
+
 class SenderNFCTest(ExtensionsCase):
     """The login owns josé@example.test (senders file, NFC): the address
     written with a combining accent is the same address."""

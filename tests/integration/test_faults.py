@@ -322,6 +322,61 @@ def big_message(token, size, rnd):
     return h.make_message(token, extra_body=b"".join(lines))
 
 
+class Kill9MidBDATTest(FaultTestCase):
+    """kill -9 in the middle of a BDAT transaction (RFC 3030), while another
+    session's BDAT message has just been acknowledged; the next hop is down
+    until the daemon is back."""
+
+    @classmethod
+    def configure(cls, env):
+        cls.hop = peers.Peer()              # not started: the next hop is down
+        cls.addClassCleanup(cls.hop.stop)
+        return {"relay": {"smarthost": cls.hop.address, "tls": "none"},
+                "queue": {"retry_min": 1, "retry_max": 2,
+                          "connect_timeout": 5, "command_timeout": 10,
+                          "data_timeout": 10},
+                "limits": NO_RATE_LIMITS}
+
+    @staticmethod
+    def bdat(c, data, last=False):
+        c.send(b"BDAT %d%s\r\n" % (len(data), b" LAST" if last else b"")
+               + data)
+
+    def test_kill9_mid_chunk_leaves_nothing_and_loses_nothing(self):
+        done_token, cut_token = uuid.uuid4().hex, uuid.uuid4().hex
+        done = h.make_message(done_token)
+        cut = h.make_message(cut_token)
+        a, b = self.authed(), self.authed()
+        for c in (a, b):
+            self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 250)
+            self.assertReply(c.cmd("RCPT TO:<%s>" % RCPT), 250)
+        self.bdat(a, done[:100])
+        self.assertReply(a.reply(timeout=10), 250)
+        self.bdat(a, done[100:], last=True)
+        r = a.reply(timeout=10)
+        self.assertReply(r, 250, "2.0.0")
+        qid = h.queued_id(str(r))
+        # The other message: one chunk taken, the last one half sent.
+        self.bdat(b, cut[:100])
+        self.assertReply(b.reply(timeout=10), 250)
+        rest = cut[100:]
+        b.send(b"BDAT %d LAST\r\n" % len(rest) + rest[:len(rest) // 2])
+        self.assertTrue(h.wait_until(
+            lambda: h.queue_files(self.env.spool, "tmp"), 5),
+            "the unfinished message has no file in tmp/")
+        self.daemon.kill9()
+        self.daemon.start()
+        # What was never acknowledged is gone; what was, is queued.
+        self.assertEqual(h.queue_files(self.env.spool, "tmp"), [])
+        self.assertEqual(self.queue_ids(), [qid])
+        self.hop.start()
+        self.assertTrue(h.wait_until(
+            lambda: self.hop.with_token(done_token) and self.queue_empty(),
+            20), self.log_tail())
+        self.assertEqual(len(self.hop.with_token(done_token)), 1)
+        self.assertEqual(self.hop.with_token(cut_token), [])
+
+
 class FullSpoolTest(FaultTestCase):
     """spool_dir is a 2 MiB tmpfs; the smarthost is down until the test
     starts it; deferred mail is retried every second or two."""
