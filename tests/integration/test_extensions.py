@@ -527,6 +527,31 @@ class ChunkingTest(ExtensionsCase):
         self.assertEqual(h.split_message(a.data)[1], body)
 
 
+class ChunkingNormalizeTest(ExtensionsCase):
+    """bare_lf = "normalize" holds for BDAT as for DATA: a bare LF is
+    stored as CRLF; a bare CR is still refused."""
+
+    @classmethod
+    def make_peers(cls, env):
+        return dict(super().make_peers(env), bare_lf="normalize")
+
+    def test_bare_lf_normalized_bare_cr_refused(self):
+        t = tok()
+        c = self.authed()
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 250)
+        self.assertReply(c.cmd("RCPT TO:<bob@full.test>"), 250)
+        msg = message(t, "bob@full.test", body=b"one\ntwo\r\n")
+        c.send(b"BDAT %d LAST\r\n" % len(msg) + msg)
+        self.assertReply(c.reply(timeout=10), 250)
+        a = self.arrival(self.full, t)
+        self.assertTrue(a.data.endswith(b"\r\n\r\none\r\ntwo\r\n"), a.data[-40:])
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 250)
+        self.assertReply(c.cmd("RCPT TO:<bob@full.test>"), 250)
+        bad = b"Subject: x\r\n\r\nbare\rcr\r\n"
+        c.send(b"BDAT %d LAST\r\n" % len(bad) + bad)
+        self.assertReply(c.reply(timeout=10), 550, "5.6.0")
+
+
 class RequireTLSTest(ExtensionsCase):
 
     def send_requiretls(self, rcpt, extra=b"", mail_options=()):
