@@ -7,6 +7,9 @@
  * checked with abort(): the end is exactly the first CRLF.CRLF (counting the
  * DATA command's CRLF), chunking changes nothing, nothing is written after
  * an error, and an accepted message is well formed and correctly unstuffed.
+ * The same input then goes through BDAT mode (RFC 3030): all of it is
+ * consumed, chunking changes nothing, and an accepted message is the input
+ * itself, plus CRLF when its last line had none.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,7 +63,7 @@ chunk_len(uint8_t sel, const char *in, size_t pos, size_t left,
 
 static void
 feed(const char *in, size_t len, size_t max_size, int chunked, uint8_t sel,
-    struct feed *f)
+    struct feed *f, int bdat)
 {
 	struct msg_reader r;
 	enum msg_error before;
@@ -69,6 +72,7 @@ feed(const char *in, size_t len, size_t max_size, int chunked, uint8_t sel,
 	int empty = 0;
 
 	msg_reader_init(&r, max_size);
+	r.bdat = bdat;
 	f->outlen = 0;
 	while (pos < len && !r.done) {
 		n = chunked ? chunk_len(sel, in, pos, len - pos, &seed) :
@@ -87,12 +91,58 @@ feed(const char *in, size_t len, size_t max_size, int chunked, uint8_t sel,
 		f->outlen += outlen;
 		pos += used;
 	}
+	if (bdat) {
+		if (r.done || pos != len)
+			abort();
+		before = r.error;
+		outlen = msg_reader_end(&r, f->out + f->outlen);
+		if (outlen > 2 || (before != MSG_OK && outlen != 0) || !r.done)
+			abort();
+		f->outlen += outlen;
+	}
 	f->consumed = pos;
 	f->size = r.size;
 	f->error = r.error;
 	f->done = r.done;
 	if (r.done && msg_reader_feed(&r, in, len, f->out, &outlen) != 0)
 		abort();
+}
+
+/* BDAT: the chunk's octets are the message, line rules and all. */
+static void
+fuzz_bdat(const char *in, size_t len, size_t max_size, uint8_t sel)
+{
+	struct feed whole, chunked;
+	size_t i, line = 0, want;
+
+	if ((whole.out = malloc(len + 3)) == NULL ||
+	    (chunked.out = malloc(len + 3)) == NULL)
+		abort();
+	feed(in, len, max_size, 0, sel, &whole, 1);
+	feed(in, len, max_size, 1, sel, &chunked, 1);
+	if (chunked.outlen != whole.outlen || chunked.error != whole.error ||
+	    chunked.size != whole.size ||
+	    memcmp(chunked.out, whole.out, whole.outlen) != 0)
+		abort();
+	if (whole.error == MSG_OK) {
+		want = len + (len > 0 && in[len - 1] != '\n' ? 2 : 0);
+		if (whole.outlen != want || memcmp(whole.out, in, len) != 0 ||
+		    (max_size != 0 && whole.outlen > max_size))
+			abort();
+		for (i = 0; i < whole.outlen; i++) {
+			if (whole.out[i] == '\0' || (whole.out[i] == '\n' &&
+			    (i == 0 || whole.out[i - 1] != '\r')) ||
+			    (whole.out[i] == '\r' && (i + 1 == whole.outlen ||
+			    whole.out[i + 1] != '\n')))
+				abort();
+			line = whole.out[i] == '\r' || whole.out[i] == '\n' ? 0 :
+			    line + 1;
+			if (line > MSG_LINE_MAX)
+				abort();
+		}
+	}
+	free(whole.out);
+	free(chunked.out);
 }
 
 /* Where the reference says the data ends (after the LF), or 0: none. */
@@ -171,8 +221,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (chunked.out = malloc(len + 1)) == NULL)
 		abort();
 
-	feed(in, len, max_size, 0, sel, &whole);
-	feed(in, len, max_size, 1, sel, &chunked);
+	feed(in, len, max_size, 0, sel, &whole, 0);
+	feed(in, len, max_size, 1, sel, &chunked, 0);
 
 	if (whole.consumed > len || whole.outlen > whole.consumed)
 		abort();
@@ -194,5 +244,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	free(whole.out);
 	free(chunked.out);
+	fuzz_bdat(in, len, max_size, sel);
 	return 0;
 }
