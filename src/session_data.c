@@ -467,9 +467,9 @@ session_data_input(struct session *s)
 /* ---- BDAT (RFC 3030) ---- */
 
 /*
- * "BDAT size [LAST]": the chunk's octets follow at once, so even a refused
- * chunk is read (and dropped) before the reply: nothing in it is ever taken
- * for a command.
+ * "BDAT size [LAST]": the chunk's octets follow at once, so once the client
+ * is logged in even a refused chunk is read (and dropped) before the reply:
+ * nothing in it is ever taken for a command.
  */
 void
 session_cmd_bdat(struct session *s, const struct smtp_cmd *c)
