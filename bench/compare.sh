@@ -595,6 +595,15 @@ measure() {     # tag prefix rate-key item-key [--e2e] -- loadgen args
 	fi
 }
 
+# submitd's own count over (a) to (c): fsyncs_per_message of submitctl stats
+# (its deliveries to the sink included).
+submitd_fsyncs() {
+	local ctl=${SUBMITD%/*}/submitctl
+	[ -x "$ctl" ] || return 0
+	"$ctl" -s "$W/submitd/control.sock" stats 2>/dev/null |
+		awk '$1 == "fsyncs_per_message" { print $2 }'
+}
+
 run_loads() {   # server
 	local S=$1 out
 	out=$W/out-$S
@@ -609,6 +618,7 @@ run_loads() {   # server
 	measure a2 a2 sessions_per_s sessions -- -c "$CONC" -n "$A2_SESSIONS" -m 1 -s "$SIZE" --nagle
 	say "$S: (b) $B_SESSIONS sessions x $B_MESSAGES messages, C=$CONC; (c) until the sink has them (x$REPEAT)"
 	measure b b messages_per_s messages --e2e -- -c "$CONC" -n "$B_SESSIONS" -m "$B_MESSAGES" -s "$SIZE"
+	[ "$S" = submitd ] && R[submitd.fsyncs]=$(submitd_fsyncs)
 
 	say "$S: (d) $D_IDLE idle authenticated TLS sessions for ${HOLD}s"
 	sleep 2
@@ -724,6 +734,7 @@ print_table() {
 	row "(b) errors" b_errors ""
 	row "(c) end-to-end messages/s (to the sink)" c_rate "higher is better"
 	row "(c) seconds until all of (b) at the sink" c_secs "lower is better"
+	row "(a)-(c) fsyncs per accepted message (stats)" fsyncs "lower is better"
 	row "(d) PSS KiB per idle TLS session [$D_IDLE]" d_kib "lower is better"
 	row "(d) PSS KiB at rest" d_rest "lower is better"
 	row "(d) sessions established" d_est ""

@@ -25,6 +25,7 @@
 #include "queue.h"
 #include "sasldb.h"
 #include "server.h"
+#include "spool.h"
 #include "tlsrpt.h"
 
 #define CONTROL_LINE_MAX	256
@@ -60,6 +61,7 @@ cmd_stats(struct server *srv, const char *arg, struct evbuffer *out)
 	};
 	struct policy_stats ps;
 	struct abuse_stats as;
+	uint64_t fsyncs, accepted;
 	size_t i;
 
 	evbuffer_add_printf(out, "ok\nuptime %lld\nsessions %llu\nqueued %zu\n",
@@ -77,6 +79,11 @@ cmd_stats(struct server *srv, const char *arg, struct evbuffer *out)
 	    ps.locked_logins, (unsigned long long)ps.bans,
 	    (unsigned long long)ps.login_locks);
 	evbuffer_add_printf(out, "sasldb_opens %lu\n", sasldb_opens());
+	fsyncs = spool_fsync_count();
+	accepted = STAT_GET(srv, messages);
+	evbuffer_add_printf(out, "fsyncs %llu\nfsyncs_per_message %.3f\n",
+	    (unsigned long long)fsyncs, accepted > 0 ? (double)fsyncs /
+	    (double)accepted : 0.0);
 	abuse_stats(&as);
 	evbuffer_add_printf(out, "abuse_suspended_logins %zu\nabuse_suspensions %llu\n"
 	    "abuse_would_suspend %llu\n", as.suspended,

@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "queue.h"
 #include "server.h"
+#include "spool.h"
 
 #define ADD(p, n)	__atomic_fetch_add((p), (n), __ATOMIC_RELAXED)
 #define GET(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
@@ -222,6 +223,9 @@ page(struct evbuffer *b)
 		    (unsigned long long)GET(&auth_count[i][0]));
 	counter(b, "submitd_messages_accepted_total", "Messages queued (250).",
 	    STAT_GET(srv, messages));
+	counter(b, "submitd_spool_fsyncs_total", "fsync calls of the spool "
+	    "(queue files, directories, state and small files).",
+	    spool_fsync_count());
 	counter(b, "submitd_message_bytes_total", "Octets of messages queued.",
 	    STAT_GET(srv, bytes));
 	evbuffer_add_printf(b, "# HELP submitd_refusals_total 4xx and 5xx "

@@ -27,6 +27,22 @@
 #include "util/files.h"
 #include "util/xalloc.h"
 
+/* Every fsync the spool makes, for "fsyncs per accepted message" (stats). */
+static uint64_t fsyncs;
+
+static int
+spool_fsync(int fd)
+{
+	__atomic_fetch_add(&fsyncs, 1, __ATOMIC_RELAXED);
+	return fsync(fd);
+}
+
+uint64_t
+spool_fsync_count(void)
+{
+	return __atomic_load_n(&fsyncs, __ATOMIC_RELAXED);
+}
+
 #define SPOOL_LINE_MAX	1024		/* longer than any envelope line */
 #define SPOOL_STATE_MAX	(256 * 1024)	/* a state file: a line per recipient */
 
@@ -168,7 +184,7 @@ spool_aux_write(enum spool_aux dir, const char *name, const char *buf,
 		buf += n;
 		len -= n;
 	}
-	if (fsync(fd) == -1)
+	if (spool_fsync(fd) == -1)
 		goto fail;
 	close(fd);
 	fd = -1;
@@ -290,13 +306,13 @@ spool_secret(const char *name, unsigned char *buf, size_t len)
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		goto fail;
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) == -1) {
+	if (write(fd, buf, len) != (ssize_t)len || spool_fsync(fd) == -1) {
 		close(fd);
 		goto fail;
 	}
 	close(fd);
 	if (renameat(spool_dirfd, "secret.new", spool_dirfd, name) == -1 ||
-	    fsync(spool_dirfd) == -1)
+	    spool_fsync(spool_dirfd) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -531,7 +547,7 @@ sync_queue_dir(void)
 		syncing = 1;
 		target = renamed;
 		pthread_mutex_unlock(&dir_lock);
-		sync_errno = fsync(queue_dirfd) == -1 ? errno : 0;
+		sync_errno = spool_fsync(queue_dirfd) == -1 ? errno : 0;
 		pthread_mutex_lock(&dir_lock);
 		syncing = 0;
 		if (sync_errno == 0)
@@ -577,7 +593,7 @@ spool_commit(struct spool_file *f)
 		errno = f->error;
 		return -1;
 	}
-	if (fsync(f->fd) == -1) {
+	if (spool_fsync(f->fd) == -1) {
 		f->error = errno;
 		close(f->fd);
 		f->fd = -1;
@@ -830,7 +846,7 @@ spool_state_write(const char *id, const char *buf, size_t len)
 		buf += n;
 		len -= n;
 	}
-	if (fsync(fd) == -1)
+	if (spool_fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
@@ -839,7 +855,7 @@ spool_state_write(const char *id, const char *buf, size_t len)
 	fd = -1;
 	if (renameat(state_dirfd, tmp, state_dirfd, id) == -1)
 		goto fail;
-	return fsync(state_dirfd);
+	return spool_fsync(state_dirfd);
 fail:
 	/* The old state file stays as it was; the half-written one goes. */
 	e = errno;

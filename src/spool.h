@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include <sys/types.h>
 
@@ -120,6 +121,12 @@ int	spool_init(void);
  * a secret that survives restarts.
  */
 int	spool_secret(const char *name, unsigned char *buf, size_t len);
+/*
+ * fsync(2) calls the spool has made since start (queue files, directories,
+ * state files, small files): with the accepted messages, what a message
+ * costs in durable writes.
+ */
+uint64_t spool_fsync_count(void);
 /* Octets free for the daemon in the spool's file system. */
 int	spool_free_space(long long *bytes);
 /* Is this errno a full disk or quota (the client hears 452 4.3.1)? */

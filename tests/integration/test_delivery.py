@@ -1557,6 +1557,12 @@ class SubmitctlTest(DeliveryTestCase):
         self.assertEqual(int(after["deferred"]), int(before["deferred"]) + 1)
         self.assertEqual(int(after["queued"]), 0)
         self.assertEqual(int(after["messages"]), int(before["messages"]) + 1)
+        # One message, deferred once, then delivered: its queue file and
+        # the queue directory at least, and its state file, all fsynced.
+        self.assertGreaterEqual(int(after["fsyncs"]), int(before["fsyncs"]) + 3)
+        self.assertAlmostEqual(float(after["fsyncs_per_message"]),
+                               int(after["fsyncs"]) / int(after["messages"]),
+                               places=2)
 
     def test_reload(self):
         p = self.ctl("reload")
