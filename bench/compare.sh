@@ -327,15 +327,18 @@ make_sasldb() {  # path owner
 
 start_submitd() {
 	local d=$W/submitd
-	mkdir -p "$d/spool"
+	mkdir -p "$d/spool" "$d/run"
 	make_sasldb "$d/sasldb2" nobody
-	chown -R nobody:nogroup "$d"
+	# Only the spool and the control socket's directory are the daemon's:
+	# submitd refuses either under a directory its user could change
+	# (submitd(8), Start-up).
+	chown nobody:nogroup "$d/spool" "$d/run"
 	PORT=$(free_port)
 	cat > "$d/submitd.conf" <<EOF
 hostname       = "$HOSTNAME_"
 user           = "nobody"
 spool_dir      = "$d/spool"
-control_socket = "$d/control.sock"
+control_socket = "$d/run/control.sock"
 local_domains  = {"$DOMAIN"}
 listen {
   address = "127.0.0.1"
@@ -600,7 +603,7 @@ measure() {     # tag prefix rate-key item-key [--e2e] -- loadgen args
 submitd_fsyncs() {
 	local ctl=${SUBMITD%/*}/submitctl
 	[ -x "$ctl" ] || return 0
-	"$ctl" -s "$W/submitd/control.sock" stats 2>/dev/null |
+	"$ctl" -s "$W/submitd/run/control.sock" stats 2>/dev/null |
 		awk '$1 == "fsyncs_per_message" { print $2 }'
 }
 
