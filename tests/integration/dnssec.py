@@ -257,12 +257,26 @@ class SignedDNS:
 
     def start(self):
         self._sign()
-        self.nsd = self._spawn([_which("nsd"), "-d", "-c", self._nsd_conf()],
-                               self.nsd_port, "nsd")
-        self.unbound = self._spawn([_which("unbound"), "-d", "-c",
-                                    self._unbound_conf()], self.port, "unbound")
-        self._wait_validating()
-        return self
+        for attempt in range(3):
+            self.nsd = self.unbound = None
+            try:
+                self.nsd = self._spawn([_which("nsd"), "-d", "-c",
+                                        self._nsd_conf()], self.nsd_port, "nsd")
+                self.unbound = self._spawn([_which("unbound"), "-d", "-c",
+                                            self._unbound_conf()], self.port,
+                                           "unbound")
+                self._wait_validating()
+                return self
+            except RuntimeError:
+                died = any(p is None or p.poll() is not None
+                           for p in (self.nsd, self.unbound))
+                self.stop()
+                if attempt == 2 or not died:
+                    raise
+                # A port chosen free was taken by a test running beside
+                # this one before our server could bind it (the connect
+                # check then reached the other's): new ports, again.
+                self.nsd_port, self.port = _free_port(), _free_port()
 
     def _wait_validating(self):
         """unbound answers once it has primed the trust anchor; the first
