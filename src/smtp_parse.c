@@ -438,9 +438,8 @@ mail_param(const char *p, size_t len, struct smtp_mail *m, unsigned *seen,
 	return 0;
 }
 
-/* RFC 3461 §4.1: "NEVER" alone, or SUCCESS, FAILURE, DELAY in any order. */
-static int
-notify_parse(const char *v, size_t len, unsigned *notify)
+int
+smtp_parse_notify(const char *v, size_t len, unsigned *notify)
 {
 	size_t i, n;
 	unsigned bit;
@@ -534,7 +533,7 @@ rcpt_param(const char *p, size_t len, int utf8, struct smtp_rcpt *r,
 	if (ieq(pa.key, pa.klen, "NOTIFY")) {
 		if (param_once(seen, 0x01, reply) == -1)
 			return -1;
-		if (notify_parse(pa.val, pa.vlen, &r->notify) == -1) {
+		if (smtp_parse_notify(pa.val, pa.vlen, &r->notify) == -1) {
 			*reply = "501 5.5.4 NOTIFY must be NEVER or a list of "
 			    "SUCCESS, FAILURE, DELAY";
 			return -1;

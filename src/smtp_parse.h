@@ -124,6 +124,12 @@ int	smtp_parse_rcpt(const char *arg, size_t len, int utf8,
 	    struct smtp_rcpt *r, const char **reply);
 
 /*
+ * A NOTIFY value (RFC 3461 §4.1): NEVER alone, or SUCCESS, FAILURE, DELAY
+ * in any order, each once, any case; SMTP_NOTIFY_* bits into *notify.
+ */
+int	smtp_parse_notify(const char *v, size_t len, unsigned *notify);
+
+/*
  * BDAT argument: "chunk-size [LAST]" (RFC 3030 §2), chunk-size 1 to 15
  * digits.
  */

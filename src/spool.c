@@ -356,18 +356,6 @@ spool_notify_text(unsigned notify, char *buf, size_t size)
 			    n > 0 ? "," : "", names[i].name);
 }
 
-static unsigned
-notify_parse(const char *s)
-{
-	unsigned v = 0;
-
-	v |= strstr(s, "NEVER") != NULL ? SMTP_NOTIFY_NEVER : 0;
-	v |= strstr(s, "SUCCESS") != NULL ? SMTP_NOTIFY_SUCCESS : 0;
-	v |= strstr(s, "FAILURE") != NULL ? SMTP_NOTIFY_FAILURE : 0;
-	v |= strstr(s, "DELAY") != NULL ? SMTP_NOTIFY_DELAY : 0;
-	return v;
-}
-
 void
 spool_set_ext(struct spool_file *f, unsigned flags)
 {
@@ -776,8 +764,12 @@ spool_read_envelope(const char *id, struct spool_entry *e)
 			    SMTP_RET_HDRS;
 		else if (strcmp(line, "envid") == 0)
 			snprintf(e->ext.envid, sizeof(e->ext.envid), "%s", val);
-		else if (strcmp(line, "notify") == 0 && e->nrcpts > 0)
-			e->ext.notify[e->nrcpts - 1] = (unsigned char)notify_parse(val);
+		else if (strcmp(line, "notify") == 0 && e->nrcpts > 0) {
+			unsigned notify;
+
+			if (smtp_parse_notify(val, strlen(val), &notify) == 0)
+				e->ext.notify[e->nrcpts - 1] = (unsigned char)notify;
+		}
 		else if (strcmp(line, "orcpt") == 0 && e->nrcpts > 0 &&
 		    e->ext.orcpt[e->nrcpts - 1] == NULL)
 			e->ext.orcpt[e->nrcpts - 1] = xstrdup(val);

@@ -62,6 +62,27 @@ class MissingTool(Exception):
     """A tool the tests need is not installed."""
 
 
+def require_modules(*names, packages=""):
+    """Imports the modules a suite needs from Debian's python3-* packages
+    (aiosmtpd, dkim, ...).  They install for /usr/bin/python3 only: under
+    another interpreter the suite runs itself again with that one; where
+    they are missing there too it exits 77 (automake's SKIP), naming
+    packages."""
+    import importlib
+    try:
+        for name in names:
+            importlib.import_module(name)
+    except ImportError:
+        if (sys.executable != "/usr/bin/python3" and
+                os.path.exists("/usr/bin/python3") and
+                not os.environ.get("SUBMITD_TEST_REEXEC")):
+            os.environ["SUBMITD_TEST_REEXEC"] = "1"
+            os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+        print("SKIP: %s is not installed (Debian: apt-get install %s)"
+              % (", ".join(names), packages or "python3-" + names[0]))
+        sys.exit(77)
+
+
 def tool(name):
     """Full path of a command-line tool; raises MissingTool when absent."""
     path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")

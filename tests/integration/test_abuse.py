@@ -18,17 +18,10 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-try:
-    import aiosmtpd  # noqa: F401
-except ImportError:
-    if (sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3")
-            and not os.environ.get("SUBMITD_TEST_REEXEC")):
-        os.environ["SUBMITD_TEST_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: python3-aiosmtpd is not installed")
-    sys.exit(77)
-
 import harness as h  # noqa: E402
+
+h.require_modules("aiosmtpd")
+
 from test_delivery import DeliveryTestCase  # noqa: E402
 
 SLOW_QUEUE = {"retry_min": 300, "retry_max": 600, "connect_timeout": 5,

@@ -25,20 +25,12 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-try:
-    import aiosmtpd  # noqa: F401
-    import dkim
-    import nacl  # noqa: F401  (dkimpy's Ed25519)
-except ImportError:
-    if (sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3")
-            and not os.environ.get("SUBMITD_TEST_REEXEC")):
-        os.environ["SUBMITD_TEST_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: python3-aiosmtpd, python3-dkim or python3-nacl is not "
-          "installed")
-    sys.exit(77)
-
 import harness as h  # noqa: E402
+
+h.require_modules("aiosmtpd", "dkim", "nacl",
+                  packages="python3-aiosmtpd python3-dkim python3-nacl")
+import dkim  # noqa: E402
+
 from test_delivery import DeliveryTestCase  # noqa: E402
 
 USER = h.USER
