@@ -268,6 +268,13 @@ check_fanout(cfg_t *cfg, cfg_opt_t *opt)
 	return check_range(cfg, opt, 1, 60);
 }
 
+/* Seconds between spool checkpoints (journal.h). */
+static int
+check_checkpoint(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return check_range(cfg, opt, 1, 3600);
+}
+
 static int
 check_percent(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -779,6 +786,7 @@ static cfg_opt_t opts[] = {
 	CFG_STR("authserv_id", NULL, CFGF_NODEFAULT),
 	CFG_STR("user", "submitd", CFGF_NONE),
 	CFG_STR("spool_dir", DEFAULT_SPOOL_DIR, CFGF_NONE),
+	CFG_INT("spool_checkpoint", 30, CFGF_NONE),
 	CFG_STR("control_socket", DEFAULT_CONTROL_SOCKET, CFGF_NONE),
 	CFG_INT("event_loops", 0, CFGF_NONE),
 	CFG_STR_LIST("local_domains", NULL, CFGF_NODEFAULT),
@@ -812,6 +820,7 @@ static const struct {
 	{ "authserv_id", check_hostname },
 	{ "user", check_nonempty },
 	{ "spool_dir", check_nonempty },
+	{ "spool_checkpoint", check_checkpoint },
 	{ "control_socket", check_nonempty },
 	{ "event_loops", check_event_loops },
 	{ "local_domains", check_domains },
@@ -1362,6 +1371,7 @@ config_copy(cfg_t *cfg, const char *path)
 	c->spool_dir = xstrdup(cfg_getstr(cfg, "spool_dir"));
 	c->control_socket = xstrdup(cfg_getstr(cfg, "control_socket"));
 	c->event_loops = cfg_getint(cfg, "event_loops");
+	c->spool_checkpoint = cfg_getint(cfg, "spool_checkpoint");
 	c->local_domains = copy_list(cfg, "local_domains", &c->nlocal_domains, 1);
 	c->internal_only = copy_list(cfg, "internal_only", &c->ninternal_only, 1);
 	c->strip_headers = copy_list(cfg, "strip_headers", &c->nstrip_headers, 0);

@@ -72,6 +72,7 @@ struct config {
 	uid_t		 uid;			/* user's, resolved at load */
 	gid_t		 gid;
 	char		*spool_dir;
+	int		 spool_checkpoint;	/* seconds (journal.h) */
 	char		*control_socket;
 	int		 event_loops;		/* 0: one per CPU */
 	char	       **local_domains;		/* lowercased */

@@ -40,6 +40,7 @@
 #include "dns.h"
 #include "dns_sync.h"
 #include "https.h"
+#include "journal.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -53,7 +54,7 @@
 #include "util/files.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/submitd/submitd.conf"
-#define IO_WORKERS	4	/* fsync threads per loop */
+#define IO_WORKERS	4	/* DKIM signing and bounces, per loop */
 #define AUTH_WORKERS	2	/* SASL threads per loop: one slow check blocks no one */
 #define LOOPS_MAX	16
 
@@ -322,8 +323,10 @@ loops_pools(struct server *srv)
 
 		l->io_pool = worker_pool_new(l->base, IO_WORKERS);
 		l->auth_pool = worker_pool_new(l->base, AUTH_WORKERS);
+		l->journal = journal_port_new(l->base);
 	}
 	srv->io_pool = srv->loops[0].io_pool;
+	srv->journal = srv->loops[0].journal;
 }
 
 static void
@@ -336,6 +339,7 @@ loops_free(struct server *srv)
 
 		worker_pool_free(l->io_pool);
 		worker_pool_free(l->auth_pool);
+		journal_port_free(l->journal);
 		if (l->ev_stop != NULL)
 			event_free(l->ev_stop);
 		if (l->ev_stop_check != NULL)
@@ -429,7 +433,7 @@ main(int argc, char *argv[])
 	    become_user(conf) == -1)
 		goto out;
 	/* From here on as the daemon's user. */
-	if (spool_init() == -1 || policy_init(conf) == -1 ||
+	if (spool_init(conf->spool_checkpoint) == -1 || policy_init(conf) == -1 ||
 	    control_open(&srv) == -1 ||
 	    spool_secret("auth-secret", secret, sizeof(secret)) == -1 ||
 	    auth_init(conf, secret, sizeof(secret)) == -1)
@@ -465,6 +469,7 @@ main(int argc, char *argv[])
 		worker_pool_free(srv.loops[k].auth_pool);
 		srv.loops[k].io_pool = srv.loops[k].auth_pool = NULL;
 	}
+	journal_drain();	/* what the loops left under way finishes */
 	for (k = 0; k < srv.nloops; k++)
 		session_shutdown(&srv.loops[k]);
 	queue_shutdown();
@@ -479,6 +484,7 @@ out:
 	}
 	if (rc != 0)
 		log_errx("event=start result=fail");
+	spool_close();
 	SSL_CTX_free(srv.ssl_ctx);
 	SSL_CTX_free(srv.client_ctx);
 	loops_free(&srv);

@@ -35,6 +35,7 @@
 #include "dane.h"
 #include "delivery.h"
 #include "dkim.h"
+#include "journal.h"
 #include "dns.h"
 #include "dsn.h"
 #include "https.h"
@@ -101,7 +102,7 @@ struct qmsg {
 	int			 removing;
 	int			 writing;	/* a state write is in flight */
 	int			 dirty;		/* ... and another is wanted */
-	struct worker_job	 job;		/* state write or removal */
+	struct journal_req	 jreq;		/* state write or removal */
 	char			*state_buf;
 	int			 job_is_remove;
 	uint64_t		 gen;		/* state changes asked to be written */
@@ -394,21 +395,6 @@ state_parse(struct qmsg *qm, char *buf)
 	}
 }
 
-static void
-disk_work(struct worker_job *job)
-{
-	struct qmsg *qm = WORKER_OWNER(job, struct qmsg, job);
-
-	if (qm->job_is_remove) {
-		if (spool_remove(qm->id) == -1)
-			log_errx("queue=%s event=remove error=%s", qm->id,
-			    log_str(strerror(errno)));
-	} else if (spool_state_write(qm->id, qm->state_buf,
-	    strlen(qm->state_buf)) == -1)
-		log_errx("queue=%s event=state-write error=%s", qm->id,
-		    log_str(strerror(errno)));
-}
-
 static void	qjob_free(struct qjob *);
 
 /*
@@ -437,10 +423,13 @@ waiters_wake(struct qmsg *qm, int all)
 }
 
 static void
-disk_done(struct worker_job *job)
+disk_done(struct journal_req *r)
 {
-	struct qmsg *qm = WORKER_OWNER(job, struct qmsg, job);
+	struct qmsg *qm = WORKER_OWNER(r, struct qmsg, jreq);
 
+	if (r->rc == -1)
+		log_errx("queue=%s event=%s error=%s", qm->id, qm->job_is_remove ?
+		    "remove" : "state-write", log_str(strerror(r->err)));
 	qm->writing = 0;
 	free(qm->state_buf);
 	qm->state_buf = NULL;
@@ -479,9 +468,9 @@ state_write_start(struct qmsg *qm)
 	qm->gen_writing = qm->gen;
 	qm->job_is_remove = 0;
 	qm->state_buf = state_format(qm);
-	qm->job.work = disk_work;
-	qm->job.done = disk_done;
-	worker_submit(srv->io_pool, &qm->job);
+	if (spool_state_submit(&qm->jreq, qm->id, qm->state_buf,
+	    strlen(qm->state_buf), srv->journal, disk_done) == -1)
+		abort();	/* ids come from the spool: always valid */
 }
 
 static void
@@ -495,9 +484,9 @@ msg_remove(struct qmsg *qm)
 		return;		/* disk_done removes it */
 	qm->writing = 1;
 	qm->job_is_remove = 1;
-	qm->job.work = disk_work;
-	qm->job.done = disk_done;
-	worker_submit(srv->io_pool, &qm->job);
+	if (spool_remove_submit(&qm->jreq, qm->id, srv->journal,
+	    disk_done) == -1)
+		abort();
 }
 
 /* ---- DSNs (dsn.c writes them) ---- */

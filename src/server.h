@@ -50,7 +50,8 @@ struct loop {
 	struct server		*srv;
 	int			 index;
 	struct event_base	*base;
-	struct worker_pool	*io_pool;	/* fsync and rename */
+	struct worker_pool	*io_pool;	/* DKIM signing, bounces */
+	struct journal_port	*journal;	/* spool commits come back here */
 	struct worker_pool	*auth_pool;	/* SASL steps, one at a time */
 	int			 commits;	/* messages being fsynced now */
 	struct event		*ev_stop;
@@ -73,6 +74,7 @@ struct server {
 	/* Loop 0's, for the modules that run there alone: */
 	struct event_base	*base;
 	struct worker_pool	*io_pool;
+	struct journal_port	*journal;
 	struct server_stats	 stats;
 };
 

@@ -99,33 +99,65 @@ session_cmd_data(struct session *s, const struct smtp_cmd *c)
 	session_set_timeout(s, s->conf->timeout_data);
 }
 
+/*
+ * The message goes to the journal's committer from here, and comes back
+ * when its batch is on disk: no thread switch of its own.  A message to
+ * sign takes a worker first (RSA is too slow for the loop).
+ */
+static void	commit_start(struct session *);
+static void	commit_finish(struct session *);
+
 static void
-commit_work(struct worker_job *job)
+sign_work(struct worker_job *job)
 {
 	struct session *s = SESSION_OF_JOB(job);
 	const char *fields;
 	size_t len;
 
-	s->commit_rc = 0;
-	s->dkim_failed = 0;
-	if (s->dkim != NULL) {
-		if (dkim_finish(s->dkim) == -1) {
-			s->dkim_failed = 1;
-			s->commit_rc = -1;
-			s->commit_errno = EIO;
-			return;
-		}
+	s->dkim_failed = dkim_finish(s->dkim) == -1;
+	if (!s->dkim_failed) {
 		fields = dkim_fields(s->dkim, &len);
 		spool_patch(&s->spool, s->dkim_offset, fields, len);
 	}
-	s->commit_rc = spool_commit(&s->spool);
-	s->commit_errno = errno;
 }
 
 static void
-commit_done(struct worker_job *job)
+sign_done(struct worker_job *job)
 {
 	struct session *s = SESSION_OF_JOB(job);
+
+	if (s->dkim_failed) {
+		s->commit_rc = -1;
+		s->commit_errno = EIO;
+		commit_finish(s);
+	} else
+		commit_start(s);
+}
+
+static void
+journal_done(struct journal_req *r)
+{
+	struct session *s = SESSION_OF_JREQ(r);
+
+	s->commit_rc = r->rc;
+	s->commit_errno = r->err;
+	commit_finish(s);
+}
+
+static void
+commit_start(struct session *s)
+{
+	if (spool_commit_submit(&s->spool, &s->jreq, s->loop->journal,
+	    journal_done) == -1) {
+		s->commit_rc = -1;
+		s->commit_errno = errno;
+		commit_finish(s);
+	}
+}
+
+static void
+commit_finish(struct session *s)
+{
 	const char *signers = s->dkim != NULL ? dkim_signers(s->dkim) : "none";
 
 	s->job_pending = 0;
@@ -193,11 +225,16 @@ data_end(struct session *s)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->dot_time);
-	s->job.work = commit_work;
-	s->job.done = commit_done;
 	s->job_pending = 1;
 	s->loop->commits++;
 	s->state = S_BUSY;	/* input waits in the buffer meanwhile */
+	s->dkim_failed = 0;
+	if (s->dkim == NULL) {
+		commit_start(s);
+		return;
+	}
+	s->job.work = sign_work;
+	s->job.done = sign_done;
 	worker_submit(s->loop->io_pool, &s->job);
 }
 

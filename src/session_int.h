@@ -23,6 +23,7 @@
 
 #include "auth.h"
 #include "dkim.h"
+#include "journal.h"
 #include "log.h"
 #include "message.h"
 #include "policy.h"
@@ -128,6 +129,7 @@ struct session {
 	const char		*connect_refusal;
 
 	struct worker_job	 job;
+	struct journal_req	 jreq;		/* the message's commit */
 	int			 job_pending;
 	int			 dead;		/* closed while a job ran: free in done */
 	int			 skip_line;	/* discarding an overlong line */
@@ -151,6 +153,8 @@ struct session {
 
 #define SESSION_OF_JOB(j) \
 	WORKER_OWNER(j, struct session, job)
+#define SESSION_OF_JREQ(r) \
+	WORKER_OWNER(r, struct session, jreq)
 
 /* session.c */
 void	session_reply(struct session *, const char *fmt, ...) LOG_PRINTF(2, 3);

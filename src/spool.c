@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dkim_canon.h"
+#include "journal.h"
 #include "log.h"
 #include "spool.h"
 #include "util/files.h"
@@ -40,7 +41,7 @@ spool_fsync(int fd)
 uint64_t
 spool_fsync_count(void)
 {
-	return __atomic_load_n(&fsyncs, __ATOMIC_RELAXED);
+	return __atomic_load_n(&fsyncs, __ATOMIC_RELAXED) + journal_sync_count();
 }
 
 #define SPOOL_LINE_MAX	1024		/* longer than any envelope line */
@@ -50,6 +51,7 @@ static int spool_dirfd = -1;
 static int tmp_dirfd = -1;
 static int queue_dirfd = -1;
 static int state_dirfd = -1;
+static int journal_dirfd = -1;
 static int aux_dirfd[SPOOL_AUX_COUNT] = { -1, -1, -1 };
 static const char *const aux_names[SPOOL_AUX_COUNT] = { "sts", "tlsrpt",
     "abuse" };
@@ -125,20 +127,58 @@ spool_prepare(const char *dir, uid_t uid, gid_t gid)
 	return 0;
 }
 
-int
-spool_init(void)
+static int	spool_apply(struct journal_req *);
+static int	spool_replay(const struct journal_rec *);
+static int	spool_sync(void);
+
+/*
+ * One file system for tmp/, queue/, state/ and journal/: a rename must not
+ * cross one, and one syncfs(2) at a checkpoint must cover them all.
+ */
+static int
+same_fs(void)
 {
+	const int fds[] = { tmp_dirfd, state_dirfd, journal_dirfd };
+	struct stat q, st;
+	size_t i;
+
+	if (fstat(queue_dirfd, &q) == -1)
+		return -1;
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fstat(fds[i], &st) == -1 || st.st_dev != q.st_dev) {
+			log_errx("event=spool-init dir=%s error=\"tmp, queue, "
+			    "state and journal must be on one file system\"",
+			    log_str(spool_path));
+			return -1;
+		}
+	return 0;
+}
+
+int
+spool_init(int checkpoint)
+{
+	static const struct journal_hooks hooks = { spool_apply, spool_replay,
+	    spool_sync };
 	int i;
 
 	if ((tmp_dirfd = open_subdir("tmp")) == -1 ||
 	    (queue_dirfd = open_subdir("queue")) == -1 ||
-	    (state_dirfd = open_subdir("state")) == -1)
+	    (state_dirfd = open_subdir("state")) == -1 ||
+	    (journal_dirfd = open_subdir("journal")) == -1)
 		return -1;
 	for (i = 0; i < SPOOL_AUX_COUNT; i++)
 		if ((aux_dirfd[i] = open_subdir(aux_names[i])) == -1)
 			return -1;
+	if (same_fs() == -1)
+		return -1;
 	clean_tmp();
-	return 0;
+	return journal_open(journal_dirfd, &hooks, checkpoint);
+}
+
+void
+spool_close(void)
+{
+	journal_close();
 }
 
 /*
@@ -401,7 +441,7 @@ spool_open(struct spool_file *f, const struct spool_envelope *env)
 	spool_new_id(f->id);
 	if ((f->buf = malloc(SPOOL_BUF_SIZE)) == NULL)
 		return -1;
-	f->fd = openat(tmp_dirfd, f->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	f->fd = openat(tmp_dirfd, f->id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600);
 	if (f->fd == -1) {
 		free(f->buf);
@@ -508,50 +548,6 @@ spool_write(struct spool_file *f, const char *buf, size_t len)
 	f->buflen += len;
 }
 
-/*
- * Group commit of queue/: every rename counts up a generation; one fsync of
- * the directory covers every rename that finished before it began, so the
- * committers of messages arriving together share one instead of queueing a
- * fsync each behind one another.
- */
-static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t dir_cond = PTHREAD_COND_INITIALIZER;
-static uint64_t renamed, synced;
-static int syncing, sync_errno;
-
-static int
-sync_queue_dir(void)
-{
-	uint64_t mine, target;
-	int rc = 0;
-
-	pthread_mutex_lock(&dir_lock);
-	mine = ++renamed;
-	while (synced < mine) {
-		if (syncing) {
-			pthread_cond_wait(&dir_cond, &dir_lock);
-			continue;
-		}
-		syncing = 1;
-		target = renamed;
-		pthread_mutex_unlock(&dir_lock);
-		sync_errno = spool_fsync(queue_dirfd) == -1 ? errno : 0;
-		pthread_mutex_lock(&dir_lock);
-		syncing = 0;
-		if (sync_errno == 0)
-			synced = target;
-		pthread_cond_broadcast(&dir_cond);
-		if (sync_errno != 0)
-			break;
-	}
-	if (synced < mine) {
-		rc = -1;
-		errno = sync_errno ? sync_errno : EIO;
-	}
-	pthread_mutex_unlock(&dir_lock);
-	return rc;
-}
-
 void
 spool_printf(struct spool_file *f, const char *fmt, ...)
 {
@@ -571,38 +567,52 @@ spool_printf(struct spool_file *f, const char *fmt, ...)
 	free(s);
 }
 
-int
-spool_commit(struct spool_file *f)
+/* Writes out what is buffered; the journal copies the file from there. */
+static int
+commit_prepare(struct spool_file *f, struct journal_req *r)
 {
+	struct stat st;
+
 	spool_flush(f);
 	free(f->buf);
 	f->buf = NULL;
+	if (f->error == 0 && fstat(f->fd, &st) == -1)
+		f->error = errno;
 	if (f->error != 0) {
 		errno = f->error;
 		return -1;
 	}
-	if (spool_fsync(f->fd) == -1) {
+	memset(r, 0, sizeof(*r));
+	r->type = JOURNAL_MESSAGE;
+	memcpy(r->id, f->id, sizeof(r->id));
+	r->fd = f->fd;
+	r->len = st.st_size;
+	r->owner = f;
+	return 0;
+}
+
+int
+spool_commit(struct spool_file *f)
+{
+	struct journal_req r;
+
+	if (commit_prepare(f, &r) == -1)
+		return -1;
+	if (journal_run(&r) == -1) {
 		f->error = errno;
-		close(f->fd);
-		f->fd = -1;
 		return -1;
 	}
-	if (close(f->fd) == -1) {
-		f->error = errno;
-		f->fd = -1;
+	return 0;
+}
+
+int
+spool_commit_submit(struct spool_file *f, struct journal_req *r,
+    struct journal_port *port, void (*done)(struct journal_req *))
+{
+	if (commit_prepare(f, r) == -1)
 		return -1;
-	}
-	f->fd = -1;
-	if (renameat(tmp_dirfd, f->id, queue_dirfd, f->id) == -1) {
-		f->error = errno;
-		return -1;
-	}
-	if (sync_queue_dir() == -1) {
-		/* The client hears 451 and sends it again: ours must go. */
-		f->error = errno;
-		unlinkat(queue_dirfd, f->id, 0);
-		return -1;
-	}
+	r->done = done;
+	journal_submit(r, port);
 	return 0;
 }
 
@@ -817,8 +827,12 @@ spool_entry_free(struct spool_entry *e)
 	e->nrcpts = 0;
 }
 
-int
-spool_state_write(const char *id, const char *buf, size_t len)
+/*
+ * state/ID replaced whole (a crash leaves the old one or the new one, or
+ * a ".new" that spool_scan removes).  No fsync: the journal has the state.
+ */
+static int
+state_file_write(const char *id, const char *buf, size_t len)
 {
 	char tmp[SPOOL_ID_LEN + 8];
 	ssize_t n;
@@ -838,8 +852,6 @@ spool_state_write(const char *id, const char *buf, size_t len)
 		buf += n;
 		len -= n;
 	}
-	if (spool_fsync(fd) == -1)
-		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
@@ -847,15 +859,59 @@ spool_state_write(const char *id, const char *buf, size_t len)
 	fd = -1;
 	if (renameat(state_dirfd, tmp, state_dirfd, id) == -1)
 		goto fail;
-	return spool_fsync(state_dirfd);
+	return 0;
 fail:
-	/* The old state file stays as it was; the half-written one goes. */
 	e = errno;
 	if (fd != -1)
 		close(fd);
 	unlinkat(state_dirfd, tmp, 0);
 	errno = e;
 	return -1;
+}
+
+static void
+state_req(struct journal_req *r, const char *id, const char *buf, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = JOURNAL_STATE;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->buf = buf;
+	r->len = len;
+}
+
+static void
+remove_req(struct journal_req *r, const char *id)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = JOURNAL_REMOVE;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+}
+
+int
+spool_state_write(const char *id, const char *buf, size_t len)
+{
+	struct journal_req r;
+
+	if (!spool_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	state_req(&r, id, buf, len);
+	return journal_run(&r);
+}
+
+int
+spool_state_submit(struct journal_req *r, const char *id, const char *buf,
+    size_t len, struct journal_port *port, void (*done)(struct journal_req *))
+{
+	if (!spool_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	state_req(r, id, buf, len);
+	r->done = done;
+	journal_submit(r, port);
+	return 0;
 }
 
 char *
@@ -881,17 +937,109 @@ spool_state_read(const char *id)
 	return buf;
 }
 
-int
-spool_remove(const char *id)
+/*
+ * queue/ID first: without it, state/ID is an orphan, not a message.  No
+ * sync: should a crash undo the unlink, the removal is replayed from the
+ * journal, or the message is delivered once more (the price Postfix pays).
+ */
+static int
+remove_files(const char *id)
 {
-	/*
-	 * queue/ID first: without it, state/ID is an orphan, not a message.
-	 * No directory fsync: should a crash undo the unlink, the message is
-	 * delivered once more, which is the price Postfix pays too.
-	 */
 	if (unlinkat(queue_dirfd, id, 0) == -1 && errno != ENOENT)
 		return -1;
 	if (unlinkat(state_dirfd, id, 0) == -1 && errno != ENOENT)
 		return -1;
 	return 0;
+}
+
+int
+spool_remove(const char *id)
+{
+	struct journal_req r;
+
+	if (!spool_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	remove_req(&r, id);
+	return journal_run(&r);
+}
+
+int
+spool_remove_submit(struct journal_req *r, const char *id,
+    struct journal_port *port, void (*done)(struct journal_req *))
+{
+	if (!spool_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	remove_req(r, id);
+	r->done = done;
+	journal_submit(r, port);
+	return 0;
+}
+
+/* ---- the journal's hooks (its committer thread, or start-up) ---- */
+
+/* A record is durable: the files the queue reads follow it. */
+static int
+spool_apply(struct journal_req *r)
+{
+	struct spool_file *f = r->owner;
+
+	switch (r->type) {
+	case JOURNAL_MESSAGE:
+		if (close(f->fd) == -1) {
+			f->fd = -1;
+			return -1;
+		}
+		f->fd = -1;
+		return renameat(tmp_dirfd, f->id, queue_dirfd, f->id);
+	case JOURNAL_STATE:
+		return state_file_write(r->id, r->buf, r->len);
+	default:
+		return remove_files(r->id);
+	}
+}
+
+/* After a crash: the files as the record left them, whatever is there. */
+static int
+spool_replay(const struct journal_rec *r)
+{
+	const unsigned char *p = r->payload;
+	uint64_t left = r->len;
+	ssize_t n;
+	int fd, e;
+
+	switch (r->type) {
+	case JOURNAL_STATE:
+		return state_file_write(r->id, (const char *)p, left);
+	case JOURNAL_REMOVE:
+		return remove_files(r->id);
+	}
+	fd = openat(queue_dirfd, r->id, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	while (left > 0) {
+		if ((n = write(fd, p, left)) == -1) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		p += n;
+		left -= n;
+	}
+	return close(fd);
+}
+
+/* A checkpoint: everything applied so far reaches the disk (same_fs). */
+static int
+spool_sync(void)
+{
+	__atomic_fetch_add(&fsyncs, 1, __ATOMIC_RELAXED);
+	return syncfs(queue_dirfd);
 }

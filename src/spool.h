@@ -1,10 +1,14 @@
 /*
  * spool.h - queue files on disk.
  *
- * A message arrives in tmp/ID; once complete it is fsynced, renamed to
- * queue/ID and the directory fsynced (Postfix's rule: nothing is visible to
- * the scheduler, or acknowledged, before it is whole and on disk).  A queue
- * file is the envelope as text lines "key: value", an empty line, then the
+ * A message arrives in tmp/ID; once complete it is copied into the
+ * journal (journal.h), whose one fdatasync covers every message, state
+ * change and removal submitted meanwhile, and only then renamed to
+ * queue/ID (Postfix's rule, with a shared sync: nothing is visible to the
+ * scheduler, or acknowledged, before it is whole and on disk).  The files
+ * under queue/ and state/ are never fsynced one by one: a checkpoint
+ * syncs them all with one syncfs(2), and a crash before it is undone by
+ * replaying the journal at start.  A queue file is the envelope as text lines "key: value", an empty line, then the
  * message exactly as received after dot-unstuffing:
  *
  *	SUBMITD-QUEUE 1
@@ -37,6 +41,7 @@
  * Delivery state lives beside it in state/ID ("key: value" lines, written
  * by the queue), replaced atomically; a finished message loses queue/ID
  * first, so a crash leaves at worst a stale state file, removed at start.
+ * Both go through the journal like the message.
  */
 #ifndef SUBMITD_SPOOL_H
 #define SUBMITD_SPOOL_H
@@ -49,6 +54,9 @@
 #include <sys/types.h>
 
 #include "smtp_parse.h"
+
+struct journal_port;
+struct journal_req;
 
 #define SPOOL_ID_LEN	20
 
@@ -112,10 +120,13 @@ struct spool_entry {
  */
 int	spool_prepare(const char *dir, uid_t uid, gid_t gid);
 /*
- * As the daemon's user: opens (makes) tmp/, queue/ and state/, refusing
- * links, and removes what a crash left in tmp/.
+ * As the daemon's user: opens (makes) tmp/, queue/, state/ and journal/,
+ * refusing links, removes what a crash left in tmp/, replays the journal
+ * and starts its committer (checkpoint: seconds between checkpoints).
  */
-int	spool_init(void);
+int	spool_init(int checkpoint);
+/* At the end: the last checkpoint (the journal is left empty). */
+void	spool_close(void);
 /*
  * len random octets kept in the spool as name (made on first use, 0600):
  * a secret that survives restarts.
@@ -147,8 +158,17 @@ void	spool_set_ext(struct spool_file *, unsigned flags);
 /* Appends formatted text, whatever its length. */
 void	spool_printf(struct spool_file *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-/* Blocking (worker thread): write out, fsync, rename into queue/, fsync queue/. */
+/*
+ * Blocking (worker thread): write out, journal, rename into queue/.  -1
+ * with errno; the file is then still the caller's to spool_abort.
+ */
 int	spool_commit(struct spool_file *);
+/*
+ * The same without waiting (any loop): done runs on port's loop with
+ * r->rc and r->err.  -1 with errno at once when the file already failed.
+ */
+int	spool_commit_submit(struct spool_file *, struct journal_req *,
+	    struct journal_port *, void (*done)(struct journal_req *));
 /* Closes and removes an unfinished file. */
 void	spool_abort(struct spool_file *);
 
@@ -163,10 +183,15 @@ void	spool_entry_free(struct spool_entry *);
 /* A read-only descriptor of queue/ID, or -1. */
 int	spool_open_message(const char *id);
 int	spool_state_write(const char *id, const char *buf, size_t len);
+/* The same without waiting; buf is kept until done runs on port's loop. */
+int	spool_state_submit(struct journal_req *, const char *id, const char *buf,
+	    size_t len, struct journal_port *, void (*done)(struct journal_req *));
 /* state/ID as a NUL-terminated string to free, or NULL when there is none. */
 char   *spool_state_read(const char *id);
 /* Removes queue/ID, then state/ID. */
 int	spool_remove(const char *id);
+int	spool_remove_submit(struct journal_req *, const char *id,
+	    struct journal_port *, void (*done)(struct journal_req *));
 /* A valid queue id (so that a control command cannot name another file). */
 int	spool_id_valid(const char *id);
 

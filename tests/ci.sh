@@ -79,7 +79,7 @@ echo "== fuzz smoke run (libFuzzer)"
 fuzzdir=$top/build-ci-fuzz
 mkdir -p "$fuzzdir"
 for target in smtp_parse message headers auth_parse mta_sts dns_msg dkim spf jwt proxy \
-    xtext; do
+    xtext journal; do
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -include "$top/build-ci-plain/autoconf.h" -I"$top/src" \
 	    "$top/src/smtp_parse.c" "$top/src/message.c" "$top/src/headers.c" \
@@ -87,6 +87,7 @@ for target in smtp_parse message headers auth_parse mta_sts dns_msg dkim spf jwt
 	    "$top/src/mta_sts.c" "$top/src/dns_msg.c" "$top/src/dkim_canon.c" \
 	    "$top/src/spf.c" "$top/src/certmap.c" "$top/src/jwt.c" \
 	    "$top/src/proxy.c" "$top/src/utf8.c" "$top/src/xtext.c" \
+	    "$top/src/journal_rec.c" "$top/src/util/crc32c.c" \
 	    "$top/tests/fuzz/fuzz_$target.c" -o "$fuzzdir/fuzz_$target" \
 	    -ljansson -lunistring
 	mkdir -p "$fuzzdir/corpus-$target"

@@ -1,0 +1,79 @@
+/*
+ * journal.h - the spool's write-ahead log: one fdatasync for many writes.
+ *
+ * Messages, delivery state and removals are appended as records
+ * (journal_rec.h) to a segment file in journal/.  One committer thread
+ * takes everything submitted since its last turn, from every event loop,
+ * appends it, calls fdatasync(2) once, and only then applies each record
+ * to the files the rest of the daemon reads (the spool's apply hook:
+ * tmp/ID renamed to queue/ID, state/ID written, both unlinked) and reports
+ * back: one wake-up per loop per batch.  Those files are written without
+ * fsync; the journal is what a crash is recovered from.
+ *
+ * A checkpoint (segment past JOURNAL_SEGMENT_MAX, checkpoint seconds after
+ * its first record, or journal_close) starts a new segment, makes the
+ * applied files durable with the sync hook (syncfs(2)) and only then
+ * deletes the older segments.  journal_open replays the segments left by
+ * a crash, in order, through the replay hook, syncs, deletes them, and
+ * starts the thread.
+ */
+#ifndef SUBMITD_JOURNAL_H
+#define SUBMITD_JOURNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "journal_rec.h"
+
+#define JOURNAL_SEGMENT_MAX	(64 * 1024 * 1024)
+
+struct event_base;
+struct journal_port;
+
+struct journal_req {
+	int			 type;		/* JOURNAL_* */
+	char			 id[JOURNAL_ID_LEN + 1];
+	int			 fd;		/* MESSAGE: copied from offset 0 */
+	uint64_t		 len;		/* MESSAGE: octets; STATE: of buf */
+	const char		*buf;		/* STATE */
+	void			*owner;		/* the caller's, for the hooks */
+	void			(*done)(struct journal_req *);
+	int			 rc;		/* when done: 0, or -1 with err */
+	int			 err;
+	/* private */
+	struct journal_port	*port;
+	int			 finished;
+	struct journal_req	*next;
+};
+
+struct journal_hooks {
+	/* Committer thread, once the record is durable: -1 with errno. */
+	int	(*apply)(struct journal_req *);
+	/* journal_open: puts a record's files back as they were. */
+	int	(*replay)(const struct journal_rec *);
+	/* Makes every applied change durable (a checkpoint): -1 with errno. */
+	int	(*sync)(void);
+};
+
+/*
+ * dirfd is journal/ (ours, opened by the spool).  Replays, then starts the
+ * committer.  -1 when the journal cannot be replayed and made durable.
+ */
+int	journal_open(int dirfd, const struct journal_hooks *, int checkpoint);
+/* Where the done callbacks of one event loop's requests run. */
+struct journal_port *journal_port_new(struct event_base *);
+void	journal_port_free(struct journal_port *);
+/* done runs on port's loop once the record is durable and applied (or not). */
+void	journal_submit(struct journal_req *, struct journal_port *);
+/* The same, waiting (worker threads, shutdown): rc, errno set on -1. */
+int	journal_run(struct journal_req *);
+/* Waits until everything submitted so far is finished (at shutdown). */
+void	journal_drain(void);
+/* Last checkpoint: the files are synced and the segments deleted. */
+void	journal_close(void);
+/* fdatasync, fsync and syncfs calls made by the journal. */
+uint64_t journal_sync_count(void);
+/* Records and batches committed (stats). */
+void	journal_counts(uint64_t *records, uint64_t *batches);
+
+#endif
