@@ -598,13 +598,24 @@ measure() {     # tag prefix rate-key item-key [--e2e] -- loadgen args
 	fi
 }
 
-# submitd's own count over (a) to (c): fsyncs_per_message of submitctl stats
-# (its deliveries to the sink included).
-submitd_fsyncs() {
+# submitd's own counts (submitctl stats): "fsyncs messages records batches".
+submitd_counts() {
 	local ctl=${SUBMITD%/*}/submitctl
 	[ -x "$ctl" ] || return 0
-	"$ctl" -s "$W/submitd/run/control.sock" stats 2>/dev/null |
-		awk '$1 == "fsyncs_per_message" { print $2 }'
+	"$ctl" -s "$W/submitd/run/control.sock" stats 2>/dev/null | awk '
+		$1 == "fsyncs" { f = $2 } $1 == "messages" { m = $2 }
+		$1 == "journal_records" { r = $2 } $1 == "journal_batches" { b = $2 }
+		END { print f + 0, m + 0, r + 0, b + 0 }'
+}
+
+# Between two submitd_counts: fsyncs per accepted message and journal
+# records per batch (its deliveries to the sink included), into R[submitd.$1_*].
+submitd_delta() {	# name before after
+	local -a x=($2) y=($3)
+	local dm=$(( y[1] - x[1] )) db=$(( y[3] - x[3] ))
+	[ "$dm" -gt 0 ] && R[submitd.$1_fsyncs]=$(calc "$(( y[0] - x[0] )) / $dm" 3)
+	[ "$db" -gt 0 ] && R[submitd.$1_batch]=$(calc "$(( y[2] - x[2] )) / $db" 1)
+	return 0
 }
 
 run_loads() {   # server
@@ -615,13 +626,21 @@ run_loads() {   # server
 	"start_$S"
 	sleep 1
 
+	local c0 c1 c2
+	[ "$S" = submitd ] && c0=$(submitd_counts)
 	say "$S: (a) $A_SESSIONS sessions x 1 message, C=$CONC (x$REPEAT)"
 	measure a a sessions_per_s sessions -- -c "$CONC" -n "$A_SESSIONS" -m 1 -s "$SIZE"
 	say "$S: (a2) the same with Nagle's algorithm left on in the client"
 	measure a2 a2 sessions_per_s sessions -- -c "$CONC" -n "$A2_SESSIONS" -m 1 -s "$SIZE" --nagle
+	[ "$S" = submitd ] && c1=$(submitd_counts)
 	say "$S: (b) $B_SESSIONS sessions x $B_MESSAGES messages, C=$CONC; (c) until the sink has them (x$REPEAT)"
 	measure b b messages_per_s messages --e2e -- -c "$CONC" -n "$B_SESSIONS" -m "$B_MESSAGES" -s "$SIZE"
-	[ "$S" = submitd ] && R[submitd.fsyncs]=$(submitd_fsyncs)
+	if [ "$S" = submitd ]; then
+		c2=$(submitd_counts)
+		submitd_delta a "$c0" "$c1"
+		submitd_delta b "$c1" "$c2"
+		submitd_delta all "$c0" "$c2"
+	fi
 
 	say "$S: (d) $D_IDLE idle authenticated TLS sessions for ${HOLD}s"
 	sleep 2
@@ -737,7 +756,10 @@ print_table() {
 	row "(b) errors" b_errors ""
 	row "(c) end-to-end messages/s (to the sink)" c_rate "higher is better"
 	row "(c) seconds until all of (b) at the sink" c_secs "lower is better"
-	row "(a)-(c) fsyncs per accepted message (stats)" fsyncs "lower is better"
+	row "(a),(a2) fsyncs per accepted message (stats)" a_fsyncs "lower is better"
+	row "(b),(c) fsyncs per accepted message (stats)" b_fsyncs "lower is better"
+	row "(a)-(c) fsyncs per accepted message (stats)" all_fsyncs "lower is better"
+	row "(a)-(c) journal records per fdatasync (stats)" all_batch ""
 	row "(d) PSS KiB per idle TLS session [$D_IDLE]" d_kib "lower is better"
 	row "(d) PSS KiB at rest" d_rest "lower is better"
 	row "(d) sessions established" d_est ""

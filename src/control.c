@@ -20,6 +20,7 @@
 #include "config.h"
 #include "control.h"
 #include "dns_check.h"
+#include "journal.h"
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
@@ -61,7 +62,7 @@ cmd_stats(struct server *srv, const char *arg, struct evbuffer *out)
 	};
 	struct policy_stats ps;
 	struct abuse_stats as;
-	uint64_t fsyncs, accepted;
+	uint64_t fsyncs, accepted, records, batches;
 	size_t i;
 
 	evbuffer_add_printf(out, "ok\nuptime %lld\nsessions %llu\nqueued %zu\n",
@@ -84,6 +85,11 @@ cmd_stats(struct server *srv, const char *arg, struct evbuffer *out)
 	evbuffer_add_printf(out, "fsyncs %llu\nfsyncs_per_message %.3f\n",
 	    (unsigned long long)fsyncs, accepted > 0 ? (double)fsyncs /
 	    (double)accepted : 0.0);
+	journal_counts(&records, &batches);
+	evbuffer_add_printf(out, "journal_records %llu\njournal_batches %llu\n"
+	    "journal_records_per_batch %.2f\n", (unsigned long long)records,
+	    (unsigned long long)batches, batches > 0 ? (double)records /
+	    (double)batches : 0.0);
 	abuse_stats(&as);
 	evbuffer_add_printf(out, "abuse_suspended_logins %zu\nabuse_suspensions %llu\n"
 	    "abuse_would_suspend %llu\n", as.suspended,

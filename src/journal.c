@@ -49,7 +49,21 @@ static uint64_t segoff;		/* its length */
 static time_t seg_first;	/* when its first record came (monotonic) */
 static int checkpoint_secs;
 static uint64_t syncs, records, batches;
+static int expected;		/* journal_expect */
+static int64_t first_ns;	/* when the oldest request in todo came */
+static int64_t busy_until_ns;	/* clients commit side by side until then */
+static const void *last_req;	/* the last committed (compared only) */
+static int64_t last_ns;
 static unsigned char copybuf[65536];
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static time_t
 now(void)
@@ -383,6 +397,8 @@ enqueue(struct journal_req *r)
 		r->err = ESHUTDOWN;
 		return -1;
 	}
+	if (todo == NULL)
+		first_ns = now_ns();
 	*todo_tail = r;
 	todo_tail = &r->next;
 	pthread_cond_signal(&todo_cond);
@@ -414,6 +430,12 @@ journal_run(struct journal_req *r)
 	if (r->rc == -1)
 		errno = r->err;
 	return r->rc;
+}
+
+void
+journal_expect(int delta)
+{
+	__atomic_fetch_add(&expected, delta, __ATOMIC_RELAXED);
 }
 
 /* ---- the committer ---- */
@@ -615,6 +637,46 @@ checkpoint(void)
 	oldest = segno;
 }
 
+/*
+ * Under the lock, with a request waiting: while clients commit side by
+ * side, the batch is taken JOURNAL_WINDOW_MS after its first request, or
+ * once nothing more is expected (each submission signals todo_cond).
+ */
+static void
+window(void)
+{
+	struct timespec end;
+	int64_t t = first_ns + JOURNAL_WINDOW_MS * 1000000LL;
+
+	if (now_ns() >= busy_until_ns)
+		return;
+	end.tv_sec = t / 1000000000;
+	end.tv_nsec = t % 1000000000;
+	while (!stopping && __atomic_load_n(&expected, __ATOMIC_RELAXED) > 0 &&
+	    pthread_cond_timedwait(&todo_cond, &lock, &end) != ETIMEDOUT)
+		;
+}
+
+/*
+ * Requests from two submitters in a row, close together: a busy spell.
+ * A request is its submitter's own (a session's, a queued message's), so
+ * its address tells them apart.
+ */
+static void
+note_submitters(const struct journal_req *batch)
+{
+	const struct journal_req *r;
+	int64_t t = now_ns();
+
+	for (r = batch; r != NULL; r = r->next) {
+		if (last_req != NULL && r != last_req &&
+		    t - last_ns < JOURNAL_BUSY_MS * 1000000LL)
+			busy_until_ns = t + JOURNAL_BUSY_MS * 1000000LL;
+		last_req = r;
+		last_ns = t;
+	}
+}
+
 static void *
 committer(void *arg)
 {
@@ -635,14 +697,18 @@ committer(void *arg)
 			ts.tv_nsec = 0;
 			pthread_cond_timedwait(&todo_cond, &lock, &ts);
 		}
+		if (todo != NULL && !stopping)
+			window();
 		batch = todo;
 		todo = NULL;
 		todo_tail = &todo;
 		stop = stopping;
 		busy = 1;
 		pthread_mutex_unlock(&lock);
-		if (batch != NULL)
+		if (batch != NULL) {
+			note_submitters(batch);
 			commit(batch);
+		}
 		if (checkpoint_due())
 			checkpoint();
 		pthread_mutex_lock(&lock);

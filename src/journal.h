@@ -67,6 +67,20 @@ void	journal_port_free(struct journal_port *);
 void	journal_submit(struct journal_req *, struct journal_port *);
 /* The same, waiting (worker threads, shutdown): rc, errno set on -1. */
 int	journal_run(struct journal_req *);
+/*
+ * Group commit window: while requests come from more than one submitter
+ * (two in a row from different sessions or queued messages, within
+ * JOURNAL_BUSY_MS), a batch is taken JOURNAL_WINDOW_MS after its first
+ * request, so that the commits on their way share its fdatasync, or as
+ * soon as none is on its way: journal_expect counts +1 for a session that
+ * may send a message (from its start, and from each 250, until it
+ * submits one or goes) and for a delivery connection that may report an outcome (-1
+ * while it waits for one to be written, and at its end).  A client sending alone to an
+ * idle queue is never kept waiting.  Any thread.
+ */
+#define JOURNAL_WINDOW_MS	6
+#define JOURNAL_BUSY_MS		100
+void	journal_expect(int delta);
 /* Waits until everything submitted so far is finished (at shutdown). */
 void	journal_drain(void);
 /* Last checkpoint: the files are synced and the segments deleted. */

@@ -108,6 +108,8 @@ struct qmsg {
 	uint64_t		 gen;		/* state changes asked to be written */
 	uint64_t		 gen_writing;	/* ... covered by the write running */
 	uint64_t		 gen_written;	/* ... on disk */
+	uint64_t		 state_hash;	/* of what is on disk; 0: unknown */
+	uint64_t		 hash_writing;
 	struct qwait		*waiters;
 };
 
@@ -414,6 +416,8 @@ waiters_wake(struct qmsg *qm, int all)
 		}
 		*wp = w->next;
 		w->job->waits--;
+		if (w->job->waits == 0 && !w->job->ended)
+			journal_expect(1);	/* it may deliver more */
 		if (!w->job->ended)
 			delivery_recorded(&w->job->dj);
 		else if (w->job->waits == 0)
@@ -430,6 +434,7 @@ disk_done(struct journal_req *r)
 	if (r->rc == -1)
 		log_errx("queue=%s event=%s error=%s", qm->id, qm->job_is_remove ?
 		    "remove" : "state-write", log_str(strerror(r->err)));
+	qm->state_hash = r->rc == 0 ? qm->hash_writing : 0;
 	qm->writing = 0;
 	free(qm->state_buf);
 	qm->state_buf = NULL;
@@ -448,6 +453,17 @@ disk_done(struct journal_req *r)
 	}
 }
 
+/* FNV-1a, never 0 (0 is "unknown"): is a state the one on disk? */
+static uint64_t
+state_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h != 0 ? h : 1;
+}
+
 /* One disk job per message at a time, so writes land in order. */
 static void
 state_write(struct qmsg *qm)
@@ -464,10 +480,25 @@ state_write(struct qmsg *qm)
 static void
 state_write_start(struct qmsg *qm)
 {
+	char *buf = state_format(qm);
+	uint64_t hash = state_hash(buf);
+
+	if (hash == qm->state_hash) {
+		/*
+		 * What is on disk says this already (the write before a
+		 * removal, after the one when the next hop took it): it
+		 * covers this change too.
+		 */
+		free(buf);
+		qm->gen_written = qm->gen;
+		waiters_wake(qm, 0);
+		return;
+	}
 	qm->writing = 1;
 	qm->gen_writing = qm->gen;
 	qm->job_is_remove = 0;
-	qm->state_buf = state_format(qm);
+	qm->state_buf = buf;
+	qm->hash_writing = hash;
 	if (spool_state_submit(&qm->jreq, qm->id, qm->state_buf,
 	    strlen(qm->state_buf), srv->journal, disk_done) == -1)
 		abort();	/* ids come from the spool: always valid */
@@ -893,7 +924,8 @@ msg_done(struct delivery_job *dj, struct delivery_msg *dm, void *arg)
 	w->gen = qm->gen + 1;	/* the write state_write asks for now */
 	w->next = qm->waiters;
 	qm->waiters = w;
-	j->waits++;
+	if (j->waits++ == 0)
+		journal_expect(-1);	/* nothing more from it until then */
 	state_write(qm);
 }
 
@@ -928,6 +960,8 @@ job_done(struct delivery_job *dj, void *arg)
 	j->dest->active--;
 	active_jobs--;
 	j->ended = 1;
+	if (j->waits == 0)
+		journal_expect(-1);
 	if (j->waits == 0)
 		qjob_free(j);
 	schedule_soon(0);
@@ -1057,6 +1091,7 @@ job_start(const char *key, void *value, void *arg)
 		qjob_free(j);
 	} else {
 		j->dj.nmsgs = j->n;
+		journal_expect(1);	/* a connection's records are coming */
 		delivery_start(&j->dj);
 	}
 	return 1;

@@ -119,9 +119,23 @@ session_txn_reset(struct session *s)
 	}
 }
 
+/*
+ * Counted by journal_expect while a message may come from it: from its
+ * start (and from each 250) until it submits one, or goes.
+ */
+void
+session_expect(struct session *s, int on)
+{
+	if (s->expected == on)
+		return;
+	s->expected = on;
+	journal_expect(on ? 1 : -1);
+}
+
 void
 session_free(struct session *s)
 {
+	session_expect(s, 0);
 	session_txn_reset(s);
 	if (s->tls && s->bev != NULL && s->state == S_CLOSING)
 		SSL_shutdown(bufferevent_openssl_get_ssl(s->bev));	/* close_notify */
@@ -931,6 +945,7 @@ session_start(struct loop *loop, evutil_socket_t fd,
 	s->loop = loop;
 	s->conf = server_conf(srv);
 	TAILQ_INSERT_TAIL(&loop->sessions, s, entry);
+	session_expect(s, 1);
 	s->fd = fd;
 	s->listen = l;
 	snprintf(s->id, sizeof(s->id), "%08X", arc4random());

@@ -147,6 +147,7 @@ journal_done(struct journal_req *r)
 static void
 commit_start(struct session *s)
 {
+	session_expect(s, 0);	/* before: the committer counts it here */
 	if (spool_commit_submit(&s->spool, &s->jreq, s->loop->journal,
 	    journal_done) == -1) {
 		s->commit_rc = -1;
@@ -200,6 +201,7 @@ commit_finish(struct session *s)
 		session_free(s);
 		return;
 	}
+	session_expect(s, 1);	/* another message may follow */
 	session_resume(s);
 }
 

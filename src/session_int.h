@@ -130,6 +130,7 @@ struct session {
 
 	struct worker_job	 job;
 	struct journal_req	 jreq;		/* the message's commit */
+	int			 expected;	/* session_expect */
 	int			 job_pending;
 	int			 dead;		/* closed while a job ran: free in done */
 	int			 skip_line;	/* discarding an overlong line */
@@ -162,6 +163,7 @@ void	session_process(struct session *);
 void	session_close(struct session *, const char *reason);
 void	session_finish(struct session *);
 void	session_free(struct session *);
+void	session_expect(struct session *, int on);
 void	session_set_timeout(struct session *, int seconds);
 void	session_txn_reset(struct session *);
 /* Back to reading commands after a job or timer (state S_CMD). */
