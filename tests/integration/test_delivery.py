@@ -1549,9 +1549,14 @@ class SubmitctlTest(DeliveryTestCase):
         self.assertEqual(int(after["deferred"]), int(before["deferred"]) + 1)
         self.assertEqual(int(after["queued"]), 0)
         self.assertEqual(int(after["messages"]), int(before["messages"]) + 1)
-        # One message, deferred once, then delivered: its queue file and
-        # the queue directory at least, and its state file, all fsynced.
+        # One message, deferred once, then delivered: the journal took it,
+        # its state after the failed attempt, its state once delivered and
+        # its removal; alone, the first three in fdatasyncs of their own.
+        self.assertGreaterEqual(int(after["journal_records"]),
+                                int(before["journal_records"]) + 4)
         self.assertGreaterEqual(int(after["fsyncs"]), int(before["fsyncs"]) + 3)
+        self.assertGreaterEqual(int(after["journal_batches"]),
+                                int(before["journal_batches"]) + 3)
         self.assertAlmostEqual(float(after["fsyncs_per_message"]),
                                int(after["fsyncs"]) / int(after["messages"]),
                                places=2)

@@ -458,6 +458,55 @@ class PowerLossTest(FaultTestCase):
         self.assertNotIn("event=journal-replay", self.daemon.log())
 
 
+class GroupCommitTest(FaultTestCase):
+    """Messages finished together share the journal's fdatasync: ten
+    sessions each send all of a message but its final dot, then the ten
+    dots go out at once.  The next hop is down."""
+
+    SESSIONS = 10
+
+    @classmethod
+    def configure(cls, env):
+        cls.hop = peers.Peer()              # not started: the next hop is down
+        cls.addClassCleanup(cls.hop.stop)
+        return down_hop_config(cls.hop)
+
+    def stats(self):
+        return dict(l.split(" ", 1) for l in self.ctl("stats").splitlines()
+                    if " " in l)
+
+    def test_messages_finished_together_share_one_sync(self):
+        clients = [self.authed() for _ in range(self.SESSIONS)]
+        tokens = [self.token() for _ in clients]
+        for c, t in zip(clients, tokens):
+            self.assertReply(c.cmd("MAIL FROM:<%s>" % USER), 250)
+            self.assertReply(c.cmd("RCPT TO:<%s>" % RCPT), 250)
+            self.assertReply(c.cmd("DATA"), 354)
+            c.send(h.dot_stuff(h.make_message(t))[:-3])     # all but ".\r\n"
+        before = self.stats()
+        for c in clients:
+            c.send(b".\r\n")
+        for c in clients:
+            self.assertReply(c.reply(timeout=10), 250, "2.0.0")
+        after = self.stats()
+        messages = int(after["messages"]) - int(before["messages"])
+        records = (int(after["journal_records"])
+                   - int(before["journal_records"]))
+        batches = (int(after["journal_batches"])
+                   - int(before["journal_batches"]))
+        fsyncs = int(after["fsyncs"]) - int(before["fsyncs"])
+        print("%d messages acknowledged: %d journal records in %d fdatasyncs, "
+              "%d fsyncs in all" % (messages, records, batches, fsyncs))
+        self.assertEqual(messages, self.SESSIONS)
+        self.assertGreaterEqual(records, self.SESSIONS)
+        # A sync per message would be the file-per-message spool's least.
+        self.assertLess(batches, self.SESSIONS)
+        self.assertLess(fsyncs, self.SESSIONS)
+        # And each is queued whole.
+        queued = {q.id for q in h.spool_messages(self.env.spool)}
+        self.assertEqual(len(queued), self.SESSIONS)
+
+
 class FullSpoolTest(FaultTestCase):
     """spool_dir is a 2 MiB tmpfs; the smarthost is down until the test
     starts it; deferred mail is retried every second or two."""

@@ -163,14 +163,34 @@ class PrivilegeTest(SecurityCase):
         self.assertRegex(out, r"dir=\S*spool/tmp error=\"a symbolic link")
         self.assertVictimIntact()
 
-    def test_queue_and_state_links_are_refused(self):
-        for name in ("queue", "state"):
+    def test_queue_state_and_journal_links_are_refused(self):
+        for name in ("queue", "state", "journal"):
             shutil.rmtree(self.spool, ignore_errors=True)
             self.plant(name)
             rc, out = self.start(self.conf(), expect_ok=False)
             self.assertEqual(rc, 1, out)
             self.assertIn("spool/%s" % name, out)
             self.assertVictimIntact()
+
+    def test_journal_on_another_file_system_is_refused(self):
+        # One syncfs at a checkpoint must cover queue/, state/ and the
+        # journal: a journal/ mounted apart would leave files unsynced.
+        os.mkdir(self.spool, 0o700)
+        os.chown(self.spool, self.nobody, self.nobody)
+        journal = os.path.join(self.spool, "journal")
+        os.mkdir(journal, 0o700)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            "size=1m,mode=0700,uid=%d" % self.nobody,
+                            "tmpfs", journal], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest("cannot mount a tmpfs (root needed): %s"
+                          % p.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", journal])
+        rc, out = self.start(self.conf(), expect_ok=False)
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"event=spool-init dir=\S*spool error=\"tmp, "
+                         r"queue, state and journal must be on one file "
+                         r"system\"")
 
     def test_spool_itself_a_link(self):
         os.symlink(self.victim, self.spool)
@@ -237,7 +257,7 @@ class PrivilegeTest(SecurityCase):
         st = os.lstat(sock)
         self.assertEqual(st.st_uid, self.nobody)
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
-        for sub in ("tmp", "queue", "state"):
+        for sub in ("tmp", "queue", "state", "journal"):
             st = os.lstat(os.path.join(self.spool, sub))
             self.assertEqual(st.st_uid, self.nobody, sub)
         # And it works as nobody: a message is taken.
