@@ -4,7 +4,7 @@
 # each figure and the ratio submitd/other.
 #
 #   bench/compare.sh [--quick] [--servers "submitd postfix chasquid"]
-#                    [--submitd PATH] [--no-install] [--perf] [--keep]
+#                    [--submitd PATH] [--no-install] [--perf] [--pin] [--keep]
 #
 # Run as root on Debian 12.  It installs what it needs with apt-get, builds
 # submitd (an optimised build from a copy of this tree) and bench/loadgen,
@@ -44,6 +44,7 @@ SERVERS="submitd postfix chasquid"
 SUBMITD_BIN=
 INSTALL=1
 PERF=0
+PIN=0
 KEEP=0
 
 usage() {
@@ -58,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--submitd) SUBMITD_BIN=$2; shift ;;
 	--no-install) INSTALL=0 ;;
 	--perf) PERF=1 ;;
+	--pin) PIN=1 ;;
 	--keep) KEEP=1 ;;
 	-h|--help) usage 0 ;;
 	*) usage ;;
@@ -79,6 +81,18 @@ fi
 # (f): submitd again with one event loop, when it has more than one CPU
 ONE_LOOP=0
 [ "$(nproc)" -gt 1 ] && ONE_LOOP=1
+# --pin: the server on the last CPU, the load generator and the sink on the
+# others, so that each server is measured on a CPU of its own (as with a
+# load generator on another machine) instead of sharing with the client.
+SRV_PIN=()
+CLI_PIN=()
+if [ "$PIN" = 1 ]; then
+	last=$(( $(nproc) - 1 ))
+	[ "$last" -ge 1 ] || { echo "compare.sh: --pin needs two CPUs" >&2; exit 2; }
+	SRV_PIN=(taskset -c "$last")
+	CLI_PIN=(taskset -c "0-$(( last - 1 ))")
+	ONE_LOOP=0
+fi
 RAMP=64                          # idle sessions setting up at once
 THREADS=${LOADGEN_THREADS:-1}
 DOMAIN=example.test
@@ -309,7 +323,7 @@ common_setup() {
 	chmod 644 "$W/tls/cert.pem"
 	SINK_PORT=$(free_port)
 	# smtp-sink: accepts everything, no TLS; -c keeps a message counter.
-	setsid smtp-sink -c -u nobody -m 2000 "127.0.0.1:$SINK_PORT" 1024 \
+	setsid "${CLI_PIN[@]}" smtp-sink -c -u nobody -m 2000 "127.0.0.1:$SINK_PORT" 1024 \
 	    > "$W/sink/out" 2>&1 < /dev/null &
 	PIDS+=($!)
 	wait_port "$SINK_PORT" 10 || die "smtp-sink did not start"
@@ -372,7 +386,7 @@ ${SUBMITD_EXTRA:-}
 EOF
 	"$SUBMITD" -n -f "$d/submitd.conf" > "$d/check.log" 2>&1 ||
 		{ cat "$d/check.log" >&2; die "submitd -n rejected the configuration"; }
-	setsid "$SUBMITD" -d -f "$d/submitd.conf" > "$d/submitd.log" 2>&1 < /dev/null &
+	setsid "${SRV_PIN[@]}" "$SUBMITD" -d -f "$d/submitd.conf" > "$d/submitd.log" 2>&1 < /dev/null &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	wait_port "$PORT" 10 || { tail "$d/submitd.log" >&2; die "submitd did not start"; }
@@ -439,7 +453,7 @@ EOF
 EOF
 	cat "$TOP/tests/postfix-master.cf" >> "$d/etc/master.cf"
 	POSTFIX_DIRS+=("$d")
-	postfix -c "$d/etc" start > "$d/start.log" 2>&1 ||
+	"${SRV_PIN[@]}" postfix -c "$d/etc" start > "$d/start.log" 2>&1 ||
 		{ cat "$d/start.log" "$d/data/maillog" >&2 2>/dev/null; die "Postfix did not start"; }
 	wait_port "$PORT" 10 || die "Postfix does not listen on $PORT"
 	SERVER_PID=$(tr -d ' ' < "$d/queue/pid/master.pid")
@@ -493,7 +507,7 @@ EOF
 
 	# chasquid delivers to port 25 of the MX; its testing flag points it at
 	# the sink's port instead.  It runs as "mail", like Debian's unit.
-	setsid unshare -m --propagation private sh -c \
+	setsid "${SRV_PIN[@]}" unshare -m --propagation private sh -c \
 	    "mount --bind '$d/resolv.conf' /etc/resolv.conf &&
 	     exec setpriv --reuid=mail --regid=mail --init-groups '$CHASQUID' \
 	     -config_dir '$d/etc' -testing__outgoing_smtp_port=$SINK_PORT \
@@ -518,7 +532,7 @@ loadgen() {   # output-file args...
 	local out=$1
 	shift
 	TIMEFORMAT='%U %S'
-	{ time "$LOADGEN" -h 127.0.0.1 -p "$PORT" -u "$LOGIN" -w "$PASSWORD" -t "$RCPT" -j "$THREADS" \
+	{ time "${CLI_PIN[@]}" "$LOADGEN" -h 127.0.0.1 -p "$PORT" -u "$LOGIN" -w "$PASSWORD" -t "$RCPT" -j "$THREADS" \
 	    "$@" > "$out" 2> "$out.err"; } 2> "$out.time"
 	local rc=$?
 	[ $rc -ne 0 ] && say "  loadgen: $(grep -m1 '^errors' "$out")"
@@ -819,6 +833,7 @@ done
 	versions
 	[ -n "$POSTFIX_MAXPROC" ] &&
 		echo "Postfix: submission service process limit raised from 100 (default_process_limit) to $POSTFIX_MAXPROC for (d)"
+	[ "$PIN" = 1 ] && echo "pinned: each server on CPU ${SRV_PIN[2]}, load generator and sink on CPU ${CLI_PIN[2]}"
 	echo "ratios are submitd/other; read them with the direction in brackets"
 	echo
 	print_table

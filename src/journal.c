@@ -48,6 +48,7 @@ static uint64_t oldest;		/* the oldest not yet deleted */
 static uint64_t segoff;		/* its length */
 static time_t seg_first;	/* when its first record came (monotonic) */
 static int checkpoint_secs;
+static time_t retry_at;		/* a checkpoint failed: not before then */
 static uint64_t syncs, records, batches;
 static int expected;		/* journal_expect */
 static int64_t first_ns;	/* when the oldest request in todo came */
@@ -139,17 +140,28 @@ seg_create(uint64_t n)
 	return fd;
 }
 
-static void
+/*
+ * Deletes segments from..to-1, oldest first, and makes that durable; stops
+ * at one it cannot delete (a newer one must never outlive an older one,
+ * whose records would then replay alone).  Returns the first left.
+ */
+static uint64_t
 seg_delete(uint64_t from, uint64_t to)
 {
 	char name[SEG_NAME_LEN + 1];
+	uint64_t n;
 
-	for (; from < to; from++) {
-		seg_name(from, name);
-		if (unlinkat(jdirfd, name, 0) == -1 && errno != ENOENT)
+	for (n = from; n < to; n++) {
+		seg_name(n, name);
+		if (unlinkat(jdirfd, name, 0) == -1 && errno != ENOENT) {
 			log_errx("event=journal-delete segment=%s error=%s", name,
 			    log_str(strerror(errno)));
+			break;
+		}
 	}
+	if (n > from && counted(fsync, jdirfd) == -1)
+		log_errx("event=journal-delete error=%s", log_str(strerror(errno)));
+	return n;
 }
 
 /* ---- start-up: replay what a crash left ---- */
@@ -259,7 +271,8 @@ seg_list(uint64_t **list, size_t *count)
 		(*list)[(*count)++] = n;
 	}
 	closedir(d);
-	qsort(*list, *count, sizeof(**list), u64_cmp);
+	if (*count > 1)
+		qsort(*list, *count, sizeof(**list), u64_cmp);
 	return 0;
 }
 
@@ -294,7 +307,10 @@ journal_open(int fd, const struct journal_hooks *h, int checkpoint)
 			return -1;
 		}
 		for (i = 0; i < count; i++)
-			seg_delete(list[i], list[i] + 1);
+			if (seg_delete(list[i], list[i] + 1) == list[i]) {
+				free(list);
+				return -1;	/* it would replay again, later */
+			}
 	}
 	free(list);
 	if ((segfd = seg_create(segno)) == -1) {
@@ -503,12 +519,16 @@ append(struct journal_req *r)
 
 static void	checkpoint(void);
 
-/* A message the apply hook could not take: its record must not replay. */
-static void
+/*
+ * Messages the apply hook could not take (the client hears an error):
+ * their records must not replay.  -1 when a removal could not be made
+ * durable: the segment must then go at a checkpoint instead.
+ */
+static int
 undo(struct journal_req *batch)
 {
 	struct journal_req *r, rm;
-	int n = 0;
+	int n = 0, rc = 0;
 
 	for (r = batch; r != NULL; r = r->next) {
 		if (r->type != JOURNAL_MESSAGE || r->rc == 0)
@@ -518,9 +538,14 @@ undo(struct journal_req *batch)
 		memcpy(rm.id, r->id, sizeof(rm.id));
 		if (append(&rm) == 0)
 			n++;
+		else
+			rc = -1;
 	}
-	if (n > 0 && counted(fdatasync, segfd) == -1)
+	if (n > 0 && counted(fdatasync, segfd) == -1) {
 		log_errx("event=journal-sync error=%s", log_str(strerror(errno)));
+		rc = -1;
+	}
+	return rc;
 }
 
 static void
@@ -587,10 +612,11 @@ commit(struct journal_req *batch)
 			r->rc = -1;
 			r->err = errno;
 			undone += r->type == JOURNAL_MESSAGE;
+			full |= r->err == ENOSPC || r->err == EDQUOT;
 		}
 	}
-	if (undone)
-		undo(batch);
+	if (undone && undo(batch) == -1)
+		full = 1;
 	/* Full: older segments hold copies of what is gone; free them. */
 	if (full && (segoff > 0 || oldest < segno))
 		checkpoint();
@@ -604,6 +630,8 @@ out:
 static int
 checkpoint_due(void)
 {
+	if (now() < retry_at)
+		return 0;
 	return segoff >= JOURNAL_SEGMENT_MAX ||
 	    (segoff > 0 && now() - seg_first >= checkpoint_secs);
 }
@@ -618,9 +646,9 @@ checkpoint(void)
 	int fd;
 
 	if ((fd = seg_create(segno + 1)) == -1) {
-		log_errx("event=journal-checkpoint error=%s",
-		    log_str(strerror(errno)));
-		seg_first = now();	/* again later */
+		log_errx("event=journal-checkpoint error=%s reason=\"again in "
+		    "a second\"", log_str(strerror(errno)));
+		retry_at = now() + 1;
 		return;
 	}
 	close(segfd);
@@ -633,8 +661,7 @@ checkpoint(void)
 		    log_str(strerror(errno)));
 		return;
 	}
-	seg_delete(oldest, segno);
-	oldest = segno;
+	oldest = seg_delete(oldest, segno);
 }
 
 /*
@@ -746,12 +773,8 @@ journal_close(void)
 		log_errx("event=journal-close step=sync error=%s "
 		    "reason=\"segments kept, replayed at start\"",
 		    log_str(strerror(errno)));
-	} else {
-		seg_delete(oldest, segno + 1);
-		if (counted(fsync, jdirfd) == -1)
-			log_errx("event=journal-close error=%s",
-			    log_str(strerror(errno)));
-	}
+	} else
+		(void)seg_delete(oldest, segno + 1);
 	if (segfd != -1)
 		close(segfd);
 	segfd = -1;
