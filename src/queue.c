@@ -102,8 +102,8 @@ struct qmsg {
 	int			 removing;
 	int			 writing;	/* a state write is in flight */
 	int			 dirty;		/* ... and another is wanted */
-	struct journal_req	 jreq;		/* state write or removal */
 	char			*state_buf;
+	struct qwrite		*write;		/* in flight, or NULL */
 	int			 job_is_remove;
 	uint64_t		 gen;		/* state changes asked to be written */
 	uint64_t		 gen_writing;	/* ... covered by the write running */
@@ -111,6 +111,12 @@ struct qmsg {
 	uint64_t		 state_hash;	/* of what is on disk; 0: unknown */
 	uint64_t		 hash_writing;
 	struct qwait		*waiters;
+};
+
+/* A state write or removal on its way (only then: a queue may be large). */
+struct qwrite {
+	struct journal_req	 r;
+	struct qmsg		*qm;
 };
 
 struct dest {
@@ -324,6 +330,7 @@ msg_free(struct qmsg *qm)
 	msg_unschedule(qm);
 	TAILQ_REMOVE(&msgs, qm, entry);
 	nmsgs--;
+	free(qm->write);	/* at shutdown: finished, its done never ran */
 	for (i = 0; i < qm->nrcpts; i++) {
 		free(qm->rcpts[i].addr);
 		free(qm->rcpts[i].orcpt);
@@ -429,12 +436,15 @@ waiters_wake(struct qmsg *qm, int all)
 static void
 disk_done(struct journal_req *r)
 {
-	struct qmsg *qm = WORKER_OWNER(r, struct qmsg, jreq);
+	struct qwrite *w = WORKER_OWNER(r, struct qwrite, r);
+	struct qmsg *qm = w->qm;
 
 	if (r->rc == -1)
 		log_errx("queue=%s event=%s error=%s", qm->id, qm->job_is_remove ?
 		    "remove" : "state-write", log_str(strerror(r->err)));
 	qm->state_hash = r->rc == 0 ? qm->hash_writing : 0;
+	free(w);	/* r too */
+	qm->write = NULL;
 	qm->writing = 0;
 	free(qm->state_buf);
 	qm->state_buf = NULL;
@@ -451,6 +461,16 @@ disk_done(struct journal_req *r)
 		qm->dirty = 0;
 		state_write_start(qm);
 	}
+}
+
+static struct journal_req *
+qwrite_new(struct qmsg *qm)
+{
+	struct qwrite *w = xcalloc(1, sizeof(*w));
+
+	w->qm = qm;
+	qm->write = w;
+	return &w->r;
 }
 
 /* FNV-1a, never 0 (0 is "unknown"): is a state the one on disk? */
@@ -499,7 +519,7 @@ state_write_start(struct qmsg *qm)
 	qm->job_is_remove = 0;
 	qm->state_buf = buf;
 	qm->hash_writing = hash;
-	if (spool_state_submit(&qm->jreq, qm->id, qm->state_buf,
+	if (spool_state_submit(qwrite_new(qm), qm->id, qm->state_buf,
 	    strlen(qm->state_buf), srv->journal, disk_done) == -1)
 		abort();	/* ids come from the spool: always valid */
 }
@@ -515,7 +535,7 @@ msg_remove(struct qmsg *qm)
 		return;		/* disk_done removes it */
 	qm->writing = 1;
 	qm->job_is_remove = 1;
-	if (spool_remove_submit(&qm->jreq, qm->id, srv->journal,
+	if (spool_remove_submit(qwrite_new(qm), qm->id, srv->journal,
 	    disk_done) == -1)
 		abort();
 }
