@@ -23,6 +23,7 @@
 #include "journal.h"
 #include "log.h"
 #include "util/crc32c.h"
+#include "util/map.h"
 #include "util/xalloc.h"
 
 #define SEG_NAME_LEN	16	/* lower-case hex: sorts as it numbers */
@@ -56,6 +57,12 @@ static int64_t busy_until_ns;	/* clients commit side by side until then */
 static const void *last_req;	/* the last committed (compared only) */
 static int64_t last_ns;
 static unsigned char copybuf[65536];
+static struct map finals;	/* id -> struct final, waiting for a removal */
+
+struct final {
+	size_t			 len;
+	char			 buf[];
+};
 
 static int64_t
 now_ns(void)
@@ -319,6 +326,7 @@ journal_open(int fd, const struct journal_hooks *h, int checkpoint)
 	}
 	oldest = segno;
 	segoff = 0;
+	map_init(&finals);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&todo_cond, &ca);
@@ -519,6 +527,45 @@ append(struct journal_req *r)
 
 static void	checkpoint(void);
 
+/* A final state waits in memory; its file may never be needed. */
+static void
+final_keep(const struct journal_req *r)
+{
+	struct final *f = xcalloc(1, sizeof(*f) + r->len);
+
+	f->len = r->len;
+	memcpy(f->buf, r->buf, r->len);
+	free(map_get(&finals, r->id));
+	if (map_put(&finals, r->id, f) == -1)
+		abort();
+}
+
+static int
+final_write(const char *id, void *value, void *arg)
+{
+	struct final *f = value;
+	struct journal_req r;
+
+	(void)arg;
+	memset(&r, 0, sizeof(r));
+	r.type = JOURNAL_STATE;
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	r.buf = f->buf;
+	r.len = f->len;
+	if (hooks.apply(&r) == -1)
+		log_errx("event=journal-checkpoint queue=%s step=state error=%s",
+		    id, log_str(strerror(errno)));
+	free(f);
+	return 1;
+}
+
+/* Before a checkpoint's sync: the final states still waiting, to files. */
+static void
+finals_write(void)
+{
+	map_sweep(&finals, final_write, NULL);
+}
+
 /*
  * Messages the apply hook could not take (the client hears an error):
  * their records must not replay.  -1 when a removal could not be made
@@ -608,6 +655,12 @@ commit(struct journal_req *batch)
 			    log_str(strerror(r->err)));
 			r->rc = 0;
 		}
+		if (r->rc == 0 && r->type == JOURNAL_STATE && r->final) {
+			final_keep(r);
+			continue;
+		}
+		if (r->rc == 0 && r->type != JOURNAL_MESSAGE)
+			free(map_del(&finals, r->id));	/* superseded */
 		if (r->rc == 0 && hooks.apply(r) == -1) {
 			r->rc = -1;
 			r->err = errno;
@@ -655,6 +708,7 @@ checkpoint(void)
 	segfd = fd;
 	segno++;
 	segoff = 0;
+	finals_write();
 	if (hooks.sync() == -1) {
 		log_errx("event=journal-checkpoint step=sync error=%s "
 		    "reason=\"segments kept for the next one\"",
@@ -768,6 +822,7 @@ journal_close(void)
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
 	running = 0;
+	finals_write();
 	/* A clean stop leaves no journal: the next start replays nothing. */
 	if (hooks.sync() == -1) {
 		log_errx("event=journal-close step=sync error=%s "

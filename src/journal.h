@@ -10,10 +10,15 @@
  * back: one wake-up per loop per batch.  Those files are written without
  * fsync; the journal is what a crash is recovered from.
  *
+ * A final state (every recipient done: the message's removal follows once
+ * its delivery job ends) is applied only if the removal has not come by
+ * the next checkpoint, so that a message delivered at once never gets a
+ * state file (inodes made and freed by the thousand are costly on ext4).
+ *
  * A checkpoint (segment past JOURNAL_SEGMENT_MAX, checkpoint seconds after
- * its first record, or journal_close) starts a new segment, makes the
- * applied files durable with the sync hook (syncfs(2)) and only then
- * deletes the older segments.  journal_open replays the segments left by
+ * its first record, or journal_close) starts a new segment, applies the
+ * final states still waiting, makes the applied files durable with the
+ * sync hook (syncfs(2)) and only then deletes the older segments.  journal_open replays the segments left by
  * a crash, in order, through the replay hook, syncs, deletes them, and
  * starts the thread.
  */
@@ -36,6 +41,7 @@ struct journal_req {
 	int			 fd;		/* MESSAGE: copied from offset 0 */
 	uint64_t		 len;		/* MESSAGE: octets; STATE: of buf */
 	const char		*buf;		/* STATE */
+	int			 final;		/* STATE: a removal follows soon */
 	void			*owner;		/* the caller's, for the hooks */
 	void			(*done)(struct journal_req *);
 	int			 rc;		/* when done: 0, or -1 with err */

@@ -175,6 +175,7 @@ static void	msg_schedule(struct qmsg *);
 static void	incoming_cb(evutil_socket_t, short, void *);
 static void	state_write(struct qmsg *);
 static void	state_write_start(struct qmsg *);
+static int	msg_pending(const struct qmsg *);
 static void	msg_remove(struct qmsg *);
 
 
@@ -520,7 +521,8 @@ state_write_start(struct qmsg *qm)
 	qm->state_buf = buf;
 	qm->hash_writing = hash;
 	if (spool_state_submit(qwrite_new(qm), qm->id, qm->state_buf,
-	    strlen(qm->state_buf), srv->journal, disk_done) == -1)
+	    strlen(qm->state_buf), msg_pending(qm) == 0, srv->journal,
+	    disk_done) == -1)
 		abort();	/* ids come from the spool: always valid */
 }
 

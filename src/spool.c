@@ -902,13 +902,15 @@ spool_state_write(const char *id, const char *buf, size_t len)
 
 int
 spool_state_submit(struct journal_req *r, const char *id, const char *buf,
-    size_t len, struct journal_port *port, void (*done)(struct journal_req *))
+    size_t len, int final, struct journal_port *port,
+    void (*done)(struct journal_req *))
 {
 	if (!spool_id_valid(id)) {
 		errno = EINVAL;
 		return -1;
 	}
 	state_req(r, id, buf, len);
+	r->final = final;
 	r->done = done;
 	journal_submit(r, port);
 	return 0;

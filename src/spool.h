@@ -183,9 +183,13 @@ void	spool_entry_free(struct spool_entry *);
 /* A read-only descriptor of queue/ID, or -1. */
 int	spool_open_message(const char *id);
 int	spool_state_write(const char *id, const char *buf, size_t len);
-/* The same without waiting; buf is kept until done runs on port's loop. */
+/*
+ * The same without waiting; buf is kept until done runs on port's loop.
+ * final: every recipient is done and the removal follows (journal.h).
+ */
 int	spool_state_submit(struct journal_req *, const char *id, const char *buf,
-	    size_t len, struct journal_port *, void (*done)(struct journal_req *));
+	    size_t len, int final, struct journal_port *,
+	    void (*done)(struct journal_req *));
 /* state/ID as a NUL-terminated string to free, or NULL when there is none. */
 char   *spool_state_read(const char *id);
 /* Removes queue/ID, then state/ID. */

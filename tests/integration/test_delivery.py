@@ -369,6 +369,63 @@ class SmarthostTLSTest(DeliveryTestCase):
 # A next hop without STARTTLS: may, encrypt, verify
 # ====================================================================
 
+class Inotify:
+    """The names created in a directory (inotify(7) through libc)."""
+
+    IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+
+    def __init__(self, path):
+        import ctypes
+        import ctypes.util
+        self.libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0 or self.libc.inotify_add_watch(
+                self.fd, path.encode(), self.IN_CREATE | self.IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), "inotify")
+        self.names = []
+
+    def read(self):
+        import struct
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return self.names
+            off = 0
+            while off < len(buf):
+                _, _, _, n = struct.unpack_from("iIII", buf, off)
+                self.names.append(buf[off + 16:off + 16 + n].rstrip(b"\0")
+                                  .decode())
+                off += 16 + n
+
+    def close(self):
+        os.close(self.fd)
+
+
+class StateFileTest(DeliveryTestCase):
+    """A next hop that takes everything at once."""
+
+    @classmethod
+    def make_peers(cls, env):
+        cls.hop = cls.peer().start()
+        return {"relay": {"smarthost": cls.hop.address, "tls": "none"},
+                "queue": FAST_QUEUE}
+
+    def test_a_message_delivered_at_once_never_gets_a_state_file(self):
+        # Its final state waits in the journal for the removal that follows
+        # (journal.h): no inode made and freed for nothing.
+        watch = Inotify(os.path.join(self.env.spool, "state"))
+        self.addCleanup(watch.close)
+        t = tok()
+        qid = self.send(message(t))
+        self.arrival(self.hop, t)
+        self.assertTrue(h.wait_until(lambda: not self.in_queue(qid), 10),
+                        self.log_tail())
+        self.assertLogged(r"\bqueue=%s rcpt=<bob@example\.org> .*result=sent"
+                          % qid)
+        self.assertEqual([n for n in watch.read() if n.startswith(qid)], [])
+
+
 class PlainNextHopTest(DeliveryTestCase):
     """One next hop that offers no STARTTLS, reached through routes with
     each TLS level."""
