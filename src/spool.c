@@ -198,46 +198,71 @@ aux_name_ok(const char *name)
 	return i > 0 && i < 256;
 }
 
-int
-spool_aux_write(enum spool_aux dir, const char *name, const char *buf,
-    size_t len)
+static int
+write_full(int fd, const char *buf, size_t len)
 {
-	char tmp[300];
 	ssize_t n;
-	int fd, e;
 
-	if (!aux_name_ok(name)) {
-		errno = EINVAL;
-		return -1;
-	}
-	snprintf(tmp, sizeof(tmp), "%s.new", name);
-	fd = openat(aux_dirfd[dir], tmp, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return -1;
 	while (len > 0) {
 		if ((n = write(fd, buf, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			goto fail;
+			return -1;
 		}
 		buf += n;
 		len -= n;
 	}
-	if (spool_fsync(fd) == -1)
+	return 0;
+}
+
+/*
+ * dirfd/name replaced whole by buf: written under name.new (fsynced when
+ * sync, else the journal covers it), then renamed.  A crash leaves the old
+ * file or the new one, or a ".new" that start-up removes.
+ */
+static int
+replace_file(int dirfd, const char *name, const char *buf, size_t len,
+    int sync)
+{
+	char tmp[300];
+	int fd, e;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", name) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (write_full(fd, buf, len) == -1 || (sync && spool_fsync(fd) == -1))
 		goto fail;
-	close(fd);
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
 	fd = -1;
-	if (renameat(aux_dirfd[dir], tmp, aux_dirfd[dir], name) == -1)
+	if (renameat(dirfd, tmp, dirfd, name) == -1)
 		goto fail;
 	return 0;
 fail:
 	e = errno;
 	if (fd != -1)
 		close(fd);
-	unlinkat(aux_dirfd[dir], tmp, 0);
+	unlinkat(dirfd, tmp, 0);
 	errno = e;
 	return -1;
+}
+
+int
+spool_aux_write(enum spool_aux dir, const char *name, const char *buf,
+    size_t len)
+{
+	if (!aux_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return replace_file(aux_dirfd[dir], name, buf, len, 1);
 }
 
 char *
@@ -827,46 +852,11 @@ spool_entry_free(struct spool_entry *e)
 	e->nrcpts = 0;
 }
 
-/*
- * state/ID replaced whole (a crash leaves the old one or the new one, or
- * a ".new" that spool_scan removes).  No fsync: the journal has the state.
- */
+/* state/ID replaced whole; no fsync: the journal has the state. */
 static int
 state_file_write(const char *id, const char *buf, size_t len)
 {
-	char tmp[SPOOL_ID_LEN + 8];
-	ssize_t n;
-	int fd, e;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", id);
-	fd = openat(state_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1)
-		return -1;
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		buf += n;
-		len -= n;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (renameat(state_dirfd, tmp, state_dirfd, id) == -1)
-		goto fail;
-	return 0;
-fail:
-	e = errno;
-	if (fd != -1)
-		close(fd);
-	unlinkat(state_dirfd, tmp, 0);
-	errno = e;
-	return -1;
+	return replace_file(state_dirfd, id, buf, len, 0);
 }
 
 static void
@@ -1008,14 +998,11 @@ spool_apply(struct journal_req *r)
 static int
 spool_replay(const struct journal_rec *r)
 {
-	const unsigned char *p = r->payload;
-	uint64_t left = r->len;
-	ssize_t n;
 	int fd, e;
 
 	switch (r->type) {
 	case JOURNAL_STATE:
-		return state_file_write(r->id, (const char *)p, left);
+		return state_file_write(r->id, (const char *)r->payload, r->len);
 	case JOURNAL_REMOVE:
 		return remove_files(r->id);
 	}
@@ -1023,17 +1010,11 @@ spool_replay(const struct journal_rec *r)
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
-	while (left > 0) {
-		if ((n = write(fd, p, left)) == -1) {
-			if (errno == EINTR)
-				continue;
-			e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		p += n;
-		left -= n;
+	if (write_full(fd, (const char *)r->payload, r->len) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
 	}
 	return close(fd);
 }
