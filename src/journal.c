@@ -3,8 +3,10 @@
  *
  * Everything below the "committer" line runs on the committer thread
  * alone, or in journal_open/journal_close before and after it: the
- * segment's descriptor, offset and numbers need no lock.  The lock guards
- * the list of submitted requests and the finished flags of waiting ones.
+ * segment's offset and numbers need no lock.  The lock guards the list of
+ * submitted requests and the finished flags of waiting ones; held_lock
+ * guards what journal_locate reads from other threads (the held messages
+ * and the segment's read-only descriptor), changed by the committer only.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,6 +46,7 @@ static pthread_t thread;
 static struct journal_hooks hooks;
 static int jdirfd = -1;
 static int segfd = -1;
+static int segrd = -1;		/* the same, read-only: for journal_locate */
 static uint64_t segno;		/* the segment written now */
 static uint64_t oldest;		/* the oldest not yet deleted */
 static uint64_t segoff;		/* its length */
@@ -58,10 +61,19 @@ static const void *last_req;	/* the last committed (compared only) */
 static int64_t last_ns;
 static unsigned char copybuf[65536];
 static struct map finals;	/* id -> struct final, waiting for a removal */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct map held;		/* id -> struct held: only in the segment */
 
 struct final {
 	size_t			 len;
 	char			 buf[];
+};
+
+/* A message that has no file: its payload in the current segment. */
+struct held {
+	uint64_t		 off;
+	uint64_t		 len;
+	int			 written;	/* to queue/ by this checkpoint */
 };
 
 static int64_t
@@ -145,6 +157,39 @@ seg_create(uint64_t n)
 		return -1;
 	}
 	return fd;
+}
+
+/* Segment n becomes the one written (and read by journal_locate). */
+static int
+seg_switch(uint64_t n)
+{
+	char name[SEG_NAME_LEN + 1];
+	int fd, rd, oldfd, oldrd, e;
+
+	if ((fd = seg_create(n)) == -1)
+		return -1;
+	seg_name(n, name);
+	if ((rd = openat(jdirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1) {
+		e = errno;
+		close(fd);
+		unlinkat(jdirfd, name, 0);	/* empty: harmless if it stays */
+		errno = e;
+		return -1;
+	}
+	pthread_mutex_lock(&held_lock);
+	oldfd = segfd;
+	oldrd = segrd;
+	segfd = fd;
+	segrd = rd;
+	pthread_mutex_unlock(&held_lock);
+	if (oldfd != -1)
+		close(oldfd);
+	if (oldrd != -1)
+		close(oldrd);
+	segno = n;
+	segoff = 0;
+	return 0;
 }
 
 /*
@@ -289,7 +334,7 @@ int
 journal_open(int fd, const struct journal_hooks *h, int checkpoint)
 {
 	pthread_condattr_t ca;
-	uint64_t *list;
+	uint64_t *list, n;
 	size_t i, count;
 
 	jdirfd = fd;
@@ -304,7 +349,7 @@ journal_open(int fd, const struct journal_hooks *h, int checkpoint)
 			free(list);
 			return -1;
 		}
-	segno = count > 0 ? list[count - 1] + 1 : 1;
+	n = count > 0 ? list[count - 1] + 1 : 1;
 	if (count > 0) {
 		/* What was replayed is on disk before its records go. */
 		if (hooks.sync() == -1) {
@@ -320,13 +365,13 @@ journal_open(int fd, const struct journal_hooks *h, int checkpoint)
 			}
 	}
 	free(list);
-	if ((segfd = seg_create(segno)) == -1) {
+	map_init(&finals);
+	map_init(&held);
+	if (seg_switch(n) == -1) {
 		log_errx("event=journal-open error=%s", log_str(strerror(errno)));
 		return -1;
 	}
 	oldest = segno;
-	segoff = 0;
-	map_init(&finals);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&todo_cond, &ca);
@@ -493,7 +538,7 @@ append(struct journal_req *r)
 	size_t want;
 	ssize_t n;
 
-	if (r->type == JOURNAL_MESSAGE) {
+	if (r->type == JOURNAL_MESSAGE && r->fd != -1) {
 		while (done < r->len) {
 			want = r->len - done < sizeof(copybuf) ?
 			    (size_t)(r->len - done) : sizeof(copybuf);
@@ -510,7 +555,7 @@ append(struct journal_req *r)
 				return -1;
 			done += n;
 		}
-	} else if (r->type == JOURNAL_STATE) {
+	} else if (r->type != JOURNAL_REMOVE) {	/* from memory */
 		crc = crc32c(0, r->buf, r->len);
 		if (pwrite_all(r->buf, r->len, body) == -1)
 			return -1;
@@ -559,6 +604,136 @@ final_write(const char *id, void *value, void *arg)
 	return 1;
 }
 
+/* A message from memory stays in the segment: no file unless it must. */
+static void
+held_keep(const struct journal_req *r)
+{
+	struct held *h = xcalloc(1, sizeof(*h)), *old;
+
+	h->off = r->at + JOURNAL_HDR_LEN;
+	h->len = r->len;
+	pthread_mutex_lock(&held_lock);
+	old = map_get(&held, r->id);
+	if (map_put(&held, r->id, h) == -1)
+		abort();
+	pthread_mutex_unlock(&held_lock);
+	free(old);
+}
+
+static void
+held_drop(const char *id)
+{
+	struct held *h;
+
+	pthread_mutex_lock(&held_lock);
+	h = map_del(&held, id);
+	pthread_mutex_unlock(&held_lock);
+	free(h);
+}
+
+int
+journal_locate(const char *id, off_t *base)
+{
+	struct held *h;
+	int fd = -1;
+
+	pthread_mutex_lock(&held_lock);
+	if ((h = map_get(&held, id)) == NULL)
+		errno = ENOENT;
+	else if ((fd = fcntl(segrd, F_DUPFD_CLOEXEC, 0)) != -1)
+		*base = (off_t)h->off;
+	pthread_mutex_unlock(&held_lock);
+	return fd;
+}
+
+static int
+pread_all(int fd, unsigned char *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = pread(fd, buf, len, (off_t)off)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		buf += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
+struct held_pass {
+	unsigned	 written;
+	int		 failed;
+};
+
+/* A held message to queue/ID, the way a replay writes it. */
+static int
+held_write_one(const char *id, void *value, void *arg)
+{
+	struct held *h = value;
+	struct held_pass *p = arg;
+	struct journal_rec rec;
+	unsigned char *buf;
+
+	if (h->written)
+		return 0;
+	buf = xcalloc(1, h->len > 0 ? h->len : 1);
+	memset(&rec, 0, sizeof(rec));
+	rec.type = JOURNAL_MESSAGE;
+	snprintf(rec.id, sizeof(rec.id), "%s", id);
+	rec.len = h->len;
+	rec.payload = buf;
+	if (pread_all(segfd, buf, h->len, h->off) == -1 ||
+	    hooks.replay(&rec) == -1) {
+		log_errx("event=journal-checkpoint queue=%s step=message error=%s",
+		    id, log_str(strerror(errno)));
+		p->failed = 1;
+	} else {
+		h->written = 1;
+		p->written++;
+	}
+	free(buf);
+	return 0;
+}
+
+static int
+held_written(const char *id, void *value, void *arg)
+{
+	struct held *h = value;
+
+	(void)id;
+	(void)arg;
+	if (!h->written)
+		return 0;
+	free(h);
+	return 1;
+}
+
+/*
+ * Before the segment may go: each message still held gets its file.  The
+ * map is changed by this thread only, so it is walked without the lock;
+ * readers let go of an entry only once its file is there.  -1 when one
+ * could not be written (it stays held, the segment with it).
+ */
+static int
+held_write(void)
+{
+	struct held_pass p = { 0, 0 };
+
+	map_sweep(&held, held_write_one, &p);
+	if (p.written > 0) {
+		pthread_mutex_lock(&held_lock);
+		map_sweep(&held, held_written, NULL);
+		pthread_mutex_unlock(&held_lock);
+	}
+	return p.failed ? -1 : 0;
+}
+
 /* Before a checkpoint's sync: the final states still waiting, to files. */
 static void
 finals_write(void)
@@ -602,7 +777,7 @@ commit(struct journal_req *batch)
 	uint64_t start, at;
 	int n = 0, undone = 0, full = 0, e;
 
-	if (segfd == -1 && (segfd = seg_create(segno)) == -1) {
+	if (segfd == -1 && seg_switch(segno) == -1) {
 		e = errno;
 		for (r = batch; r != NULL; r = r->next) {
 			r->rc = -1;
@@ -614,7 +789,7 @@ commit(struct journal_req *batch)
 		seg_first = now();
 	start = segoff;
 	for (r = batch; r != NULL; r = r->next) {
-		at = segoff;
+		at = r->at = segoff;
 		if (append(r) == -1) {
 			r->rc = -1;
 			r->err = errno;
@@ -661,6 +836,10 @@ commit(struct journal_req *batch)
 		}
 		if (r->rc == 0 && r->type != JOURNAL_MESSAGE)
 			free(map_del(&finals, r->id));	/* superseded */
+		if (r->rc == 0 && r->type == JOURNAL_REMOVE)
+			held_drop(r->id);
+		if (r->rc == 0 && r->type == JOURNAL_MESSAGE && r->fd == -1)
+			held_keep(r);
 		if (r->rc == 0 && hooks.apply(r) == -1) {
 			r->rc = -1;
 			r->err = errno;
@@ -696,18 +875,18 @@ checkpoint_due(void)
 static void
 checkpoint(void)
 {
-	int fd;
-
-	if ((fd = seg_create(segno + 1)) == -1) {
+	if (held_write() == -1) {
+		log_errx("event=journal-checkpoint step=message reason=\"again "
+		    "in a second\"");
+		retry_at = now() + 1;
+		return;
+	}
+	if (seg_switch(segno + 1) == -1) {
 		log_errx("event=journal-checkpoint error=%s reason=\"again in "
 		    "a second\"", log_str(strerror(errno)));
 		retry_at = now() + 1;
 		return;
 	}
-	close(segfd);
-	segfd = fd;
-	segno++;
-	segoff = 0;
 	finals_write();
 	if (hooks.sync() == -1) {
 		log_errx("event=journal-checkpoint step=sync error=%s "
@@ -824,7 +1003,10 @@ journal_close(void)
 	running = 0;
 	finals_write();
 	/* A clean stop leaves no journal: the next start replays nothing. */
-	if (hooks.sync() == -1) {
+	if (held_write() == -1)
+		log_errx("event=journal-close step=message reason=\"segments "
+		    "kept, replayed at start\"");
+	else if (hooks.sync() == -1) {
 		log_errx("event=journal-close step=sync error=%s "
 		    "reason=\"segments kept, replayed at start\"",
 		    log_str(strerror(errno)));
@@ -832,5 +1014,7 @@ journal_close(void)
 		(void)seg_delete(oldest, segno + 1);
 	if (segfd != -1)
 		close(segfd);
-	segfd = -1;
+	if (segrd != -1)
+		close(segrd);
+	segfd = segrd = -1;
 }

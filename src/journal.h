@@ -10,6 +10,11 @@
  * back: one wake-up per loop per batch.  Those files are written without
  * fsync; the journal is what a crash is recovered from.
  *
+ * A message submitted from memory (fd -1) gets no file at all while it
+ * is young: journal_locate finds it in the segment, and only a checkpoint
+ * that finds it still queued writes queue/ID (through the replay hook)
+ * before the segment goes.  Most messages are delivered long before.
+ *
  * A final state (every recipient done: the message's removal follows once
  * its delivery job ends) is applied only if the removal has not come by
  * the next checkpoint, so that a message delivered at once never gets a
@@ -38,9 +43,9 @@ struct journal_port;
 struct journal_req {
 	int			 type;		/* JOURNAL_* */
 	char			 id[JOURNAL_ID_LEN + 1];
-	int			 fd;		/* MESSAGE: copied from offset 0 */
-	uint64_t		 len;		/* MESSAGE: octets; STATE: of buf */
-	const char		*buf;		/* STATE */
+	int			 fd;		/* MESSAGE: copied from offset 0, */
+	uint64_t		 len;		/* or -1: from buf; octets */
+	const char		*buf;		/* STATE, MESSAGE without fd */
 	int			 final;		/* STATE: a removal follows soon */
 	void			*owner;		/* the caller's, for the hooks */
 	void			(*done)(struct journal_req *);
@@ -48,6 +53,7 @@ struct journal_req {
 	int			 err;
 	/* private */
 	struct journal_port	*port;
+	uint64_t		 at;		/* its offset in the segment */
 	int			 finished;
 	struct journal_req	*next;
 };
@@ -87,6 +93,13 @@ int	journal_run(struct journal_req *);
 #define JOURNAL_WINDOW_MS	6
 #define JOURNAL_BUSY_MS		100
 void	journal_expect(int delta);
+/*
+ * A message held in the journal (submitted from memory, not yet written to
+ * a file by a checkpoint): a read-only descriptor of its segment, with
+ * *base where the message starts; -1 (ENOENT when it is not held).  Any
+ * thread; the descriptor stays good after the segment is deleted.
+ */
+int	journal_locate(const char *id, off_t *base);
 /* Waits until everything submitted so far is finished (at shutdown). */
 void	journal_drain(void);
 /* Last checkpoint: the files are synced and the segments deleted. */

@@ -566,6 +566,7 @@ bounce_work(struct worker_job *job)
 	struct spool_ext ext;
 	struct dsn_orig o;
 	char *rcpts[1];
+	off_t base;
 
 	memset(&env, 0, sizeof(env));
 	memset(&ext, 0, sizeof(ext));
@@ -586,12 +587,12 @@ bounce_work(struct worker_job *job)
 	/* RFC 8689 §4.4: what needed TLS is not quoted in clear. */
 	o.redact = (qm->ext & SPOOL_EXT_REQUIRETLS) != 0;
 	o.utf8 = (qm->ext & SPOOL_EXT_UTF8) != 0;
-	o.body_offset = qm->body_offset;
 	o.body_size = qm->body_size;
-	if ((o.fd = spool_open_message(qm->id)) == -1) {
+	if ((o.fd = spool_open_message(qm->id, &base)) == -1) {
 		b->rc = -1;
 		return;
 	}
+	o.body_offset = base + qm->body_offset;
 	if ((b->rc = spool_open(&b->f, &env)) == 0) {
 		dsn_write(conf, &o, b->rcpts, b->nrcpts, &b->f);
 		if ((b->rc = spool_commit(&b->f)) == -1)
@@ -1064,12 +1065,12 @@ job_add_msg(struct qjob *j, struct qmsg *qm, const char *key)
 	struct delivery_msg *dm;
 	size_t i;
 	char k[600];
+	off_t base;
 
 	dm = xcalloc(1, sizeof(*dm));
 	dm->id = qm->id;
 	dm->from = qm->from;
 	dm->dkim = qm->dkim;
-	dm->body_offset = qm->body_offset;
 	dm->body_size = qm->body_size;
 	dm->ext = qm->ext;
 	dm->ret = qm->ret;
@@ -1087,7 +1088,7 @@ job_add_msg(struct qjob *j, struct qmsg *qm, const char *key)
 			dm->rcpts[dm->nrcpts++].addr = qm->rcpts[i].addr;
 		}
 	}
-	if ((dm->fd = spool_open_message(qm->id)) == -1) {
+	if ((dm->fd = spool_open_message(qm->id, &base)) == -1) {
 		log_errx("queue=%s event=open error=%s", qm->id,
 		    log_str(strerror(errno)));
 		qm->next = time(NULL) + conf->queue_retry_min;
@@ -1095,6 +1096,7 @@ job_add_msg(struct qjob *j, struct qmsg *qm, const char *key)
 		free(dm);
 		return -1;
 	}
+	dm->body_offset = base + qm->body_offset;
 	j->dj.msgs[j->n] = dm;
 	j->qm[j->n++] = qm;
 	qm->active++;

@@ -1030,7 +1030,7 @@ session_shutdown(struct loop *loop)
 
 	while ((s = TAILQ_FIRST(&loop->sessions)) != NULL) {
 		s->job_pending = 0;	/* its worker is gone; done never runs */
-		if (s->spool_open && s->spool.fd == -1)
+		if (s->spool_open && s->spool.committed)
 			s->spool_open = 0;	/* committed: the queue's now */
 		session_free(s);
 	}

@@ -425,15 +425,11 @@ void
 spool_set_ext(struct spool_file *f, unsigned flags)
 {
 	char v[4];
-	off_t buf_start = f->body_offset + (off_t)f->size - (off_t)f->buflen;
 	size_t i;
 
 	for (i = 0; i < sizeof(v); i++)
 		v[i] = flags & (1u << i) ? SPOOL_EXT_FLAGS[i] : '-';
-	if (f->ext_offset >= buf_start)	/* still in the buffer: no syscall */
-		memcpy(f->buf + (f->ext_offset - buf_start), v, sizeof(v));
-	else
-		spool_patch(f, f->ext_offset, v, sizeof(v));
+	spool_patch(f, f->ext_offset, v, sizeof(v));
 }
 
 int
@@ -466,13 +462,7 @@ spool_open(struct spool_file *f, const struct spool_envelope *env)
 	spool_new_id(f->id);
 	if ((f->buf = malloc(SPOOL_BUF_SIZE)) == NULL)
 		return -1;
-	f->fd = openat(tmp_dirfd, f->id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600);
-	if (f->fd == -1) {
-		free(f->buf);
-		f->buf = NULL;
-		return -1;
-	}
+	f->bufcap = SPOOL_BUF_SIZE;
 	n = snprintf(head, sizeof(head), "SUBMITD-QUEUE 1\nid: %s\narrival: %lld\n",
 	    f->id, (long long)env->arrival);
 	spool_write(f, head, n);
@@ -533,18 +523,46 @@ write_all(struct spool_file *f, const char *buf, size_t len)
 	}
 }
 
+/* Too long for memory: from here on the message is tmp/ID. */
+static int
+spill(struct spool_file *f)
+{
+	if (f->error != 0)
+		return -1;
+	f->fd = openat(tmp_dirfd, f->id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+	if (f->fd == -1) {
+		f->error = errno;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 spool_flush(struct spool_file *f)
 {
-	write_all(f, f->buf, f->buflen);
+	if (f->fd != -1 || spill(f) == 0)
+		write_all(f, f->buf, f->buflen);
 	f->buflen = 0;
+}
+
+/* The file offset of buf[0]: what comes before it is in tmp/ID. */
+static off_t
+buf_start(const struct spool_file *f)
+{
+	return f->body_offset + (off_t)f->size - (off_t)f->buflen;
 }
 
 void
 spool_patch(struct spool_file *f, off_t off, const char *buf, size_t len)
 {
+	off_t start = buf_start(f);
 	ssize_t n;
 
+	if (off >= start && off + (off_t)len <= start + (off_t)f->buflen) {
+		memcpy(f->buf + (off - start), buf, len);	/* no syscall */
+		return;
+	}
 	spool_flush(f);
 	while (len > 0 && f->error == 0) {
 		n = pwrite(f->fd, buf, len, off);
@@ -559,14 +577,35 @@ spool_patch(struct spool_file *f, off_t off, const char *buf, size_t len)
 	}
 }
 
+/* While nothing is in tmp/ID, the buffer grows up to SPOOL_MEM_MAX. */
+static void
+grow(struct spool_file *f, size_t need)
+{
+	size_t cap = f->bufcap;
+	char *p;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > SPOOL_MEM_MAX)
+		cap = SPOOL_MEM_MAX;
+	if ((p = realloc(f->buf, cap)) == NULL)
+		return;			/* it spills instead */
+	f->buf = p;
+	f->bufcap = cap;
+}
+
 void
 spool_write(struct spool_file *f, const char *buf, size_t len)
 {
 	f->size += len;
-	if (f->buflen + len > SPOOL_BUF_SIZE)
+	if (f->buflen + len > f->bufcap && f->fd == -1 &&
+	    f->buflen + len <= SPOOL_MEM_MAX)
+		grow(f, f->buflen + len);
+	if (f->buflen + len > f->bufcap)
 		spool_flush(f);
-	if (len >= SPOOL_BUF_SIZE) {
-		write_all(f, buf, len);
+	if (len >= f->bufcap) {
+		if (f->fd != -1)
+			write_all(f, buf, len);
 		return;
 	}
 	memcpy(f->buf + f->buflen, buf, len);
@@ -592,27 +631,36 @@ spool_printf(struct spool_file *f, const char *fmt, ...)
 	free(s);
 }
 
-/* Writes out what is buffered; the journal copies the file from there. */
+/*
+ * The journal takes the message from memory, or copies tmp/ID once what
+ * is buffered is written out.
+ */
 static int
 commit_prepare(struct spool_file *f, struct journal_req *r)
 {
 	struct stat st;
 
-	spool_flush(f);
-	free(f->buf);
-	f->buf = NULL;
-	if (f->error == 0 && fstat(f->fd, &st) == -1)
-		f->error = errno;
+	memset(r, 0, sizeof(*r));
+	r->type = JOURNAL_MESSAGE;
+	memcpy(r->id, f->id, sizeof(r->id));
+	r->owner = f;
+	r->fd = f->fd;
+	if (f->fd == -1) {
+		r->buf = f->buf;
+		r->len = f->buflen;
+	} else {
+		spool_flush(f);
+		free(f->buf);
+		f->buf = NULL;
+		if (f->error == 0 && fstat(f->fd, &st) == -1)
+			f->error = errno;
+		if (f->error == 0)
+			r->len = st.st_size;
+	}
 	if (f->error != 0) {
 		errno = f->error;
 		return -1;
 	}
-	memset(r, 0, sizeof(*r));
-	r->type = JOURNAL_MESSAGE;
-	memcpy(r->id, f->id, sizeof(r->id));
-	r->fd = f->fd;
-	r->len = st.st_size;
-	r->owner = f;
 	return 0;
 }
 
@@ -650,7 +698,7 @@ spool_abort(struct spool_file *f)
 	if (f->fd != -1)
 		close(f->fd);
 	f->fd = -1;
-	unlinkat(tmp_dirfd, f->id, 0);
+	unlinkat(tmp_dirfd, f->id, 0);	/* it may have spilled, then failed */
 }
 
 int
@@ -723,13 +771,19 @@ spool_scan(void (*cb)(const char *id, void *arg), void *arg)
 	return dir_each(queue_dirfd, cb, arg);
 }
 
+/* The journal first: a checkpoint writes queue/ID before it lets go. */
 int
-spool_open_message(const char *id)
+spool_open_message(const char *id, off_t *base)
 {
+	int fd;
+
 	if (!spool_id_valid(id)) {
 		errno = EINVAL;
 		return -1;
 	}
+	if ((fd = journal_locate(id, base)) != -1 || errno != ENOENT)
+		return fd;
+	*base = 0;
 	return openat(queue_dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 }
 
@@ -747,7 +801,13 @@ spool_read_envelope(const char *id, struct spool_entry *e)
 	size_t i;
 
 	memset(e, 0, sizeof(*e));
-	if ((fd = spool_open_message(id)) == -1)
+	if (!spool_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* At start: the journal is replayed, every message has its file. */
+	if ((fd = openat(queue_dirfd, id, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
 		return -1;
 	if (fstat(fd, &st) == -1 || (f = fdopen(fd, "r")) == NULL) {
 		close(fd);
@@ -981,12 +1041,22 @@ spool_apply(struct journal_req *r)
 
 	switch (r->type) {
 	case JOURNAL_MESSAGE:
+		if (f->fd == -1) {	/* the journal holds it (journal_locate) */
+			free(f->buf);
+			f->buf = NULL;
+			f->buflen = 0;
+			f->committed = 1;
+			return 0;
+		}
 		if (close(f->fd) == -1) {
 			f->fd = -1;
 			return -1;
 		}
 		f->fd = -1;
-		return renameat(tmp_dirfd, f->id, queue_dirfd, f->id);
+		if (renameat(tmp_dirfd, f->id, queue_dirfd, f->id) == -1)
+			return -1;
+		f->committed = 1;
+		return 0;
 	case JOURNAL_STATE:
 		return state_file_write(r->id, r->buf, r->len);
 	default:
@@ -994,7 +1064,11 @@ spool_apply(struct journal_req *r)
 	}
 }
 
-/* After a crash: the files as the record left them, whatever is there. */
+/*
+ * After a crash, or for a message the journal held until a checkpoint: the
+ * files as the record left them, whatever is there.  A message goes
+ * through tmp/, so that a full disk never leaves half a queue file.
+ */
 static int
 spool_replay(const struct journal_rec *r)
 {
@@ -1006,7 +1080,7 @@ spool_replay(const struct journal_rec *r)
 	case JOURNAL_REMOVE:
 		return remove_files(r->id);
 	}
-	fd = openat(queue_dirfd, r->id, O_WRONLY | O_CREAT | O_TRUNC |
+	fd = openat(tmp_dirfd, r->id, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
@@ -1014,9 +1088,17 @@ spool_replay(const struct journal_rec *r)
 		e = errno;
 		close(fd);
 		errno = e;
-		return -1;
+		goto fail;
 	}
-	return close(fd);
+	if (close(fd) == -1 ||
+	    renameat(tmp_dirfd, r->id, queue_dirfd, r->id) == -1)
+		goto fail;
+	return 0;
+fail:
+	e = errno;
+	unlinkat(tmp_dirfd, r->id, 0);
+	errno = e;
+	return -1;
 }
 
 /* A checkpoint: everything applied so far reaches the disk (same_fs). */

@@ -1,14 +1,16 @@
 /*
  * spool.h - queue files on disk.
  *
- * A message arrives in tmp/ID; once complete it is copied into the
- * journal (journal.h), whose one fdatasync covers every message, state
- * change and removal submitted meanwhile, and only then renamed to
- * queue/ID (Postfix's rule, with a shared sync: nothing is visible to the
- * scheduler, or acknowledged, before it is whole and on disk).  The files
- * under queue/ and state/ are never fsynced one by one: a checkpoint
- * syncs them all with one syncfs(2), and a crash before it is undone by
- * replaying the journal at start.  A queue file is the envelope as text lines "key: value", an empty line, then the
+ * A message is gathered in memory (a long one in tmp/ID); once complete it
+ * is appended to the journal (journal.h), whose one fdatasync covers every
+ * message, state change and removal submitted meanwhile.  Only then is it
+ * visible to the scheduler, or acknowledged: read from its journal segment
+ * while it is young, and from queue/ID once a checkpoint found it still
+ * queued (a long one is renamed from tmp/ID at once).  The files under
+ * queue/ and state/ are never fsynced one by one: a checkpoint syncs them
+ * all with one syncfs(2), and a crash before it is undone by replaying
+ * the journal at start.  A queue file is the envelope as text lines
+ * "key: value", an empty line, then the
  * message exactly as received after dot-unstuffing:
  *
  *	SUBMITD-QUEUE 1
@@ -87,17 +89,27 @@ struct spool_envelope {
 	const struct spool_ext	*ext;		/* or NULL: none */
 };
 
+/*
+ * A message is gathered in memory while it fits in SPOOL_MEM_MAX octets
+ * (envelope included): then it goes to the journal from there and never
+ * has a file of its own unless it is still queued at the next checkpoint
+ * (journal.h).  A longer one spills into tmp/ID, written SPOOL_BUF_SIZE
+ * octets at a time or more, and is renamed into queue/ once committed.
+ */
 #define SPOOL_BUF_SIZE	16384
+#define SPOOL_MEM_MAX	(128 * 1024)
 
 struct spool_file {
-	int			 fd;
+	int			 fd;		/* tmp/ID once spilled, else -1 */
 	char			 id[SPOOL_ID_LEN + 1];
 	size_t			 size;		/* message octets written */
 	off_t			 body_offset;	/* where the message starts */
 	int			 error;		/* errno of the first failure */
 	char			*buf;		/* writes gather here: one syscall */
-	size_t			 buflen;	/* per SPOOL_BUF_SIZE, not per line */
+	size_t			 buflen;	/* octets in buf */
+	size_t			 bufcap;	/* its size */
 	off_t			 ext_offset;	/* the "ext" flags in the file */
+	int			 committed;	/* durable: the queue's now */
 };
 
 /* An envelope read back from queue/ID. */
@@ -142,13 +154,13 @@ uint64_t spool_fsync_count(void);
 int	spool_free_space(long long *bytes);
 /* Is this errno a full disk or quota (the client hears 452 4.3.1)? */
 #define SPOOL_ERRNO_FULL(e)	((e) == ENOSPC || (e) == EDQUOT)
-/* Opens tmp/ID and writes the envelope.  -1 with errno set. */
+/* Starts message ID with its envelope (in memory).  -1 with errno set. */
 int	spool_open(struct spool_file *, const struct spool_envelope *);
 /* Appends message bytes (buffered); a failure is remembered in f->error. */
 void	spool_write(struct spool_file *, const char *buf, size_t len);
 /*
  * Writes len octets at file offset off over what was written there before
- * (the DKIM placeholders); blocking (worker thread), before spool_commit.
+ * (the DKIM placeholders); may block (worker thread), before spool_commit.
  */
 void	spool_patch(struct spool_file *, off_t off, const char *buf, size_t len);
 /* NOTIFY as the spool and next hops read it: "SUCCESS,FAILURE", "" for 0. */
@@ -159,8 +171,9 @@ void	spool_set_ext(struct spool_file *, unsigned flags);
 void	spool_printf(struct spool_file *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /*
- * Blocking (worker thread): write out, journal, rename into queue/.  -1
- * with errno; the file is then still the caller's to spool_abort.
+ * Blocking (worker thread): write out, journal (a spilled file is then
+ * renamed into queue/).  -1 with errno; the file is then still the
+ * caller's to spool_abort.
  */
 int	spool_commit(struct spool_file *);
 /*
@@ -180,8 +193,12 @@ void	spool_abort(struct spool_file *);
 int	spool_scan(void (*cb)(const char *id, void *arg), void *arg);
 int	spool_read_envelope(const char *id, struct spool_entry *);
 void	spool_entry_free(struct spool_entry *);
-/* A read-only descriptor of queue/ID, or -1. */
-int	spool_open_message(const char *id);
+/*
+ * A read-only descriptor of message ID, or -1: queue/ID, or the journal
+ * segment that holds it; *base is where the message starts in it (the
+ * envelope's body_offset counts from there).
+ */
+int	spool_open_message(const char *id, off_t *base);
 int	spool_state_write(const char *id, const char *buf, size_t len);
 /*
  * The same without waiting; buf is kept until done runs on port's loop.

@@ -15,7 +15,8 @@ gives tests what they need to talk to it and to check what it did:
                                   sanitizer reports; environ adds to its
                                   environment (e.g. SSL_CERT_FILE)
   submitctl()                     runs submitctl against a test's daemon
-  spool_messages()                queue files parsed into envelope + body
+  spool_messages()                queued messages (queue/ files, journal)
+                                  parsed into envelope + body
   expected_spooled()              the bytes submitd should spool for a
                                   submitted message: its own Received,
                                   the headers minus strip_headers, the
@@ -577,10 +578,12 @@ def parse_logfmt(line):
 class QueueFile:
     """One parsed queue file: .envelope (dict; 'rcpt' is a list), .body (bytes)."""
 
-    def __init__(self, path):
+    def __init__(self, path, data=None):
         self.path = path
-        with open(path, "rb") as f:
-            data = f.read()
+        if data is None:
+            with open(path, "rb") as f:
+                data = f.read()
+        self.size = len(data)
         head, sep, self.body = data.partition(b"\n\n")
         if not sep:
             raise ValueError("%s: no empty line after the header" % path)
@@ -607,20 +610,77 @@ class QueueFile:
         return "<QueueFile %s %r>" % (os.path.basename(self.path), self.envelope)
 
 
+JOURNAL_HDR = 48
+
+
+def journal_messages(spool_dir):
+    """The messages that live only in spool_dir/journal/ (src/journal.h): id
+    -> the queue file's bytes, for each 'M' record with no 'R' after it, in
+    segment order, up to the first record that does not read back whole."""
+    d = os.path.join(spool_dir, "journal")
+    try:
+        names = sorted(n for n in os.listdir(d) if len(n) == 16)
+    except FileNotFoundError:
+        return {}
+    live = {}
+    for name in names:
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            continue            # deleted by a checkpoint meanwhile
+        off = 0
+        while off + JOURNAL_HDR <= len(data):
+            hdr = data[off:off + JOURNAL_HDR]
+            if hdr[:4] != b"SJR1":
+                break
+            kind = chr(hdr[4])
+            length = int.from_bytes(hdr[8:16], "little")
+            qid = hdr[20:40].decode("ascii", "replace")
+            end = off + JOURNAL_HDR + length
+            if end > len(data):
+                break
+            if kind == "M":
+                live[qid] = data[off + JOURNAL_HDR:end]
+            elif kind == "R":
+                live.pop(qid, None)
+            off = end
+    return live
+
+
 def queue_files(spool_dir, sub="queue"):
-    """Names of the regular files in spool_dir/sub (sorted)."""
+    """Names of the regular files in spool_dir/sub (sorted); for "queue",
+    with the messages that live in the journal (queued all the same).  The
+    journal is read first: a checkpoint writes a message's file before it
+    deletes the segment that held it."""
+    names = set(journal_messages(spool_dir)) if sub == "queue" else set()
     d = os.path.join(spool_dir, sub)
     try:
-        return sorted(n for n in os.listdir(d)
-                      if os.path.isfile(os.path.join(d, n)))
+        names |= {n for n in os.listdir(d)
+                  if os.path.isfile(os.path.join(d, n))}
     except FileNotFoundError:
-        return []
+        pass
+    return sorted(names)
 
 
 def spool_messages(spool_dir, exclude=()):
-    """Parsed queue files in spool_dir/queue/, skipping names in exclude."""
-    return [QueueFile(os.path.join(spool_dir, "queue", n))
-            for n in queue_files(spool_dir) if n not in exclude]
+    """Parsed queued messages (queue/ files, and those in the journal),
+    skipping ids in exclude."""
+    held = journal_messages(spool_dir)
+    out = []
+    for n in queue_files(spool_dir):
+        if n in exclude:
+            continue
+        path = os.path.join(spool_dir, "queue", n)
+        if os.path.isfile(path):
+            try:
+                out.append(QueueFile(path))
+                continue
+            except FileNotFoundError:
+                pass            # removed meanwhile
+        if n in held:
+            out.append(QueueFile(path, held[n]))
+    return out
 
 
 # ------------------------------------------------------------ message helpers

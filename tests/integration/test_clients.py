@@ -521,12 +521,15 @@ class CrashSafetyTest(DaemonTestCase):
     def tearDown(self):
         self.daemon.stop()
 
-    def start_data(self):
+    def start_data(self, big=False):
+        """Half a message sent; big: 300 KB, half of it past what a session
+        keeps in memory (SPOOL_MEM_MAX, 128 KiB), so it spills into tmp/."""
         c = self.authed()
         self.assertReply(c.cmd("MAIL FROM:<%s>" % h.USER), 250)
         self.assertReply(c.cmd("RCPT TO:<%s>" % RCPT), 250)
         self.assertReply(c.cmd("DATA"), 354)
-        message = h.make_message(self.token())
+        extra = (b"y" * 70 + b"\r\n") * 4200 if big else b""
+        message = h.make_message(self.token(), extra_body=extra)
         c.send(message[:len(message) // 2])
         time.sleep(0.3)
         return c
@@ -549,10 +552,21 @@ class CrashSafetyTest(DaemonTestCase):
         self.assertNothingSpooled(self.before)
         self.assertTrue(self.daemon.alive())
 
-    def test_kill9_mid_data(self):
+    def test_kill9_mid_data_in_memory(self):
         self.start_data()
-        # DATA streams to a file in tmp/ (DESIGN §3), so there is one to clean.
-        self.assertTrue(self.tmp_files(), "no tmp/ file during DATA")
+        # A short message is gathered in memory: nothing on disk to clean.
+        self.assertEqual(self.tmp_files(), [])
+        self.daemon.kill9()
+        self.assertNothingSpooled(self.before)
+        self.daemon.start()
+        self.assertEqual(self.tmp_files(), [])
+        self.assertNothingSpooled(self.before)
+
+    def test_kill9_mid_data(self):
+        self.start_data(big=True)
+        # A long message streams to a file in tmp/, so there is one to clean.
+        self.assertTrue(h.wait_until(self.tmp_files, 5),
+                        "no tmp/ file during DATA")
         self.daemon.kill9()
         self.assertNothingSpooled(self.before)
         self.daemon.start()

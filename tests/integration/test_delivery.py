@@ -1280,7 +1280,7 @@ class DelayWarningTest(SlowRecipientTestCase):
         self.assertLogged(r"\bqueue=%s event=delay-warning\b" % qid)
         # Still queued and retried, and warned once only.
         time.sleep(3)
-        self.assertTrue(os.path.exists(os.path.join(self.env.spool, "queue", qid)))
+        self.assertIn(qid, h.queue_files(self.env.spool))
         self.assertEqual(len(self.log_lines(
             r"\bqueue=%s event=delay-warning\b" % qid)), 1)
         self.assertGreaterEqual(len(self.log_lines(
@@ -1455,7 +1455,8 @@ class SubmitctlTest(DeliveryTestCase):
 
     def test_queue_lists_messages(self):
         [(qid, t)] = self.queued()
-        size = os.path.getsize(os.path.join(self.env.spool, "queue", qid))
+        [q] = [q for q in h.spool_messages(self.env.spool) if q.id == qid]
+        size = q.size
         p = self.ctl("queue")
         self.assertEqual(p.stderr, "")
         lines = p.stdout.splitlines()
